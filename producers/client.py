@@ -1,0 +1,212 @@
+"""The producer client: record a job in the ledger, then publish ``{job_id}`` after commit.
+
+``submit`` / ``submit_many`` / ``get_job`` are what upstream systems call. The ledger row is
+committed before anything reaches the broker, so an accepted job (it has an id) survives a
+crash between the two: the reconciler republishes jobs still queued after a threshold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from shared.broker import Envelope, producer_app, publish
+from shared.db.ledger import TERMINAL_STATUSES, Job
+from shared.db.uow import UnitOfWork
+from shared.errors import SchedqError, idempotency_conflict, not_found
+from shared.jobs import get_kind
+from shared.payloads import parse_payload, schema_error
+from shared.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    kind: str
+    payload: Mapping[str, Any]
+    idempotency_key: str | None = None
+    correlation_id: str | None = None
+
+
+class JobView(BaseModel):
+    """What a producer can read about a job, now or later."""
+
+    id: str
+    kind: str
+    status: str
+    attempts: int
+    correlation_id: str
+    submitter: str
+    created_at: str
+    finished_at: str | None
+    error: dict[str, Any] | None
+    result: dict[str, Any] | None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+def payload_hash(kind: str, payload: Mapping[str, Any]) -> str:
+    canonical = json.dumps({"kind": kind, "payload": payload}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _view(job: Job) -> JobView:
+    error = None
+    if job.error_code:
+        error = {
+            "code": job.error_code,
+            "category": job.error_category,
+            "severity": job.error_severity,
+            "message": job.error_message,
+            "details": job.error_details or {},
+        }
+    return JobView(
+        id=str(job.id),
+        kind=job.kind,
+        status=job.status,
+        attempts=job.attempts,
+        correlation_id=job.correlation_id,
+        submitter=job.submitter,
+        created_at=job.created_at.isoformat(),
+        finished_at=job.finished_at.isoformat() if job.finished_at else None,
+        error=error,
+        result=job.result,
+    )
+
+
+class Client:
+    def __init__(self, settings: Settings | None = None, submitter: str = "api") -> None:
+        self.settings = settings or get_settings()
+        self.submitter = submitter[:100]
+        self._app = producer_app(self.settings)
+
+    def _row(self, req: JobRequest) -> dict[str, Any]:
+        kind = get_kind(req.kind)
+        if not isinstance(req.payload, Mapping):
+            raise schema_error("The payload must be a JSON object.")
+        parsed = parse_payload(kind.payload, dict(req.payload))
+        # Store what the sender sent (normalised by the shape model), so replays see the same.
+        payload = parsed.model_dump(mode="json")
+        return {
+            "id": uuid.uuid4(),
+            "kind": kind.name,
+            "queue": kind.queue(self.settings),
+            "doctor_id": kind.order_key(parsed),
+            "payload": payload,
+            "payload_hash": payload_hash(kind.name, payload),
+            "idempotency_key": req.idempotency_key,
+            "correlation_id": (req.correlation_id or uuid.uuid4().hex)[:100],
+            "submitter": self.submitter,
+        }
+
+    def submit(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> JobView:
+        return self.submit_many([JobRequest(kind, payload, idempotency_key, correlation_id)])[0]
+
+    def submit_many(self, requests: Iterable[JobRequest]) -> list[JobView]:
+        """All requests in one transaction, then one publish over one connection.
+
+        Shape errors raise before anything is written (the caller still holds its input).
+        A reused idempotency key returns the existing job when the payload matches and raises
+        IDEMPOTENCY_CONFLICT when it does not.
+        """
+        rows = [self._row(r) for r in requests]
+        if not rows:
+            return []
+        fresh: list[Job] = []
+        views: list[JobView] = []
+        with UnitOfWork() as uow:
+            stmt = (
+                insert(Job)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=[Job.idempotency_key])
+                .returning(Job)
+            )
+            inserted = {job.id: job for job in uow.session.scalars(stmt)}
+            for row in rows:
+                job = inserted.get(row["id"])
+                if job is None:
+                    job = self._existing(uow, row)
+                else:
+                    fresh.append(job)
+                views.append(_view(job))
+            envelopes = [
+                Envelope(str(j.id), get_kind(j.kind).task_name, j.queue, j.correlation_id)
+                for j in fresh
+            ]
+            uow.after_commit(lambda: publish(self._app, envelopes))
+            uow.commit()
+        return views
+
+    @staticmethod
+    def _existing(uow: UnitOfWork, row: dict[str, Any]) -> Job:
+        key = row["idempotency_key"]
+        job = uow.session.scalars(select(Job).where(Job.idempotency_key == key)).one()
+        if job.payload_hash != row["payload_hash"]:
+            raise idempotency_conflict(key)
+        return job
+
+    def get_job(self, job_id: str | uuid.UUID) -> JobView:
+        try:
+            ident = uuid.UUID(str(job_id))
+        except ValueError:
+            raise not_found("job", str(job_id)) from None
+        with UnitOfWork() as uow:
+            job = uow.session.get(Job, ident)
+            if job is None:
+                raise not_found("job", str(job_id))
+            return _view(job)
+
+    def wait(self, job_id: str, timeout: float = 30.0, poll: float = 0.1) -> JobView:
+        """Poll the ledger until the job is terminal (succeeded, rejected or dead)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.get_job(job_id)
+            if view.terminal or time.monotonic() >= deadline:
+                return view
+            time.sleep(poll)
+
+
+_default: Client | None = None
+
+
+def _client() -> Client:
+    global _default
+    if _default is None:
+        _default = Client()
+    return _default
+
+
+def submit(
+    kind: str,
+    payload: Mapping[str, Any],
+    idempotency_key: str | None = None,
+    correlation_id: str | None = None,
+) -> JobView:
+    return _client().submit(kind, payload, idempotency_key, correlation_id)
+
+
+def submit_many(requests: Iterable[JobRequest]) -> list[JobView]:
+    return _client().submit_many(requests)
+
+
+def get_job(job_id: str | uuid.UUID) -> JobView:
+    return _client().get_job(job_id)
+
+
+__all__ = ["Client", "JobRequest", "JobView", "SchedqError", "get_job", "submit", "submit_many"]

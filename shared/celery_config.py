@@ -1,0 +1,51 @@
+"""Celery configuration shared by producers (publishing) and workers (consuming).
+
+The hardening the design brief asks for lives here, in one place: JSON only, late acks with
+re-queue on worker loss, prefetch 1, explicit queues, limits below the Redis visibility timeout.
+``worker.startup_checks`` verifies these at worker start.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu import Exchange, Queue
+
+from shared.settings import Settings
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    queues = [settings.schedule_queue, settings.calendar_queue, settings.dead_letter_queue]
+    return {
+        "broker_url": settings.broker_url,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout},
+        # JSON only: a pickle message is refused before any code runs.
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "event_serializer": "json",
+        # The ledger holds outcomes; Celery keeps no results.
+        "task_ignore_result": True,
+        "result_backend": None,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "worker_prefetch_multiplier": 1,
+        "task_queues": [Queue(name, Exchange(name), routing_key=name) for name in queues],
+        "task_default_queue": settings.schedule_queue,
+        "task_create_missing_queues": False,
+        "task_soft_time_limit": settings.soft_time_limit,
+        "task_time_limit": settings.time_limit,
+        # Flower needs task events.
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "worker_max_memory_per_child": settings.worker_max_memory_per_child_kib,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # On SIGTERM give running jobs time to finish; what does not finish is re-queued.
+        "worker_soft_shutdown_timeout": min(settings.soft_time_limit, 30),
+        "worker_enable_soft_shutdown_on_idle": True,
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+        "broker_pool_limit": 10,
+    }

@@ -1,0 +1,7 @@
+"""Import every table module so ``Base.metadata`` is complete (Alembic and tests use this)."""
+
+from shared.db.base import Base
+from shared.db.ledger import AuditEntry, Job
+from shared.db.schedule import Doctor, WorkingPlan
+
+__all__ = ["AuditEntry", "Base", "Doctor", "Job", "WorkingPlan"]

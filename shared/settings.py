@@ -1,0 +1,110 @@
+"""One typed settings object, read from ``SCHEDQ_*`` environment variables and validated at start.
+
+Every process (producer, worker, beat, exporter, CLI) calls :func:`get_settings`; a bad value
+stops the process with one line naming the variable (see :func:`settings_or_exit`).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCHEDQ_", extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/schedq"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+
+    schedule_queue: str = "schedule"
+    calendar_queue: str = "calendar"
+    dead_letter_queue: str = "dead_letter"
+
+    # Retry policy for transient failures: full-jitter exponential backoff, capped.
+    max_retries: int = Field(5, ge=0, le=50)
+    retry_backoff_base: float = Field(1.0, gt=0)
+    retry_backoff_cap: float = Field(300.0, gt=0)
+    # A job whose delivery never finishes (its worker died) this many times in a row is
+    # quarantined as dead instead of looping forever.
+    max_deliveries: int = Field(3, ge=1, le=100)
+    # Predecessor jobs of the same doctor still pending: how long to wait before looking again.
+    order_wait_seconds: float = Field(0.5, gt=0)
+
+    visibility_timeout: int = Field(3600, ge=10)
+    soft_time_limit: int = Field(60, ge=1)
+    time_limit: int = Field(90, ge=2)
+    max_message_bytes: int = Field(64 * 1024, ge=1024)
+    worker_max_memory_per_child_kib: int = Field(512_000, ge=10_000)
+
+    business_hours_start: str = "06:00"
+    business_hours_end: str = "22:00"
+
+    reconcile_after_seconds: int = Field(120, ge=1)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    flower_basic_auth: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must be a postgresql:// or postgresql+psycopg:// URL")
+        return value.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    @field_validator("broker_url")
+    @classmethod
+    def _redis_or_amqp(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "redis+socket://", "amqp://")):
+            raise ValueError("must be a redis://, rediss://, redis+socket:// or amqp:// URL")
+        return value
+
+    @field_validator("business_hours_start", "business_hours_end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError("must be HH:MM (00:00 to 24:00)")
+        return value
+
+    @model_validator(mode="after")
+    def _limits_ordered(self) -> Settings:
+        if self.soft_time_limit >= self.time_limit:
+            raise ValueError("SCHEDQ_SOFT_TIME_LIMIT must be below SCHEDQ_TIME_LIMIT")
+        if self.business_hours_start >= self.business_hours_end:
+            raise ValueError("SCHEDQ_BUSINESS_HOURS_START must be before SCHEDQ_BUSINESS_HOURS_END")
+        return self
+
+    @property
+    def sync_database_url(self) -> str:
+        return self.database_url
+
+
+class SettingsError(SystemExit):
+    """Raised with a single human line; SystemExit so the process stops with code 2."""
+
+
+def describe_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    loc = first.get("loc") or ()
+    var = "SCHEDQ_" + str(loc[0]).upper() if loc else "SCHEDQ_* settings"
+    return f"schedq: invalid setting {var}: {first.get('msg', 'invalid value')}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        print(describe_error(exc), file=sys.stderr)
+        raise SettingsError(2) from None
+
+
+def reset_settings_cache() -> None:
+    get_settings.cache_clear()

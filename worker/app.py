@@ -1,0 +1,32 @@
+"""The Celery application that workers run: ``celery -A worker.app worker``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_init, worker_process_init
+
+from shared.celery_config import celery_config
+from shared.db.base import dispose_engines
+from shared.jobs import KINDS
+from shared.settings import get_settings
+from worker import startup_checks
+from worker.tasks.base import register_job_task
+
+settings = get_settings()
+app = Celery("schedq")
+app.conf.update(celery_config(settings))
+
+TASKS = {name: register_job_task(app, kind) for name, kind in KINDS.items()}
+
+
+@worker_init.connect
+def _refuse_unsafe_config(sender: Any = None, **_: Any) -> None:
+    startup_checks.check(app.conf, settings)
+
+
+@worker_process_init.connect
+def _fresh_connections(**_: Any) -> None:
+    # A forked pool child must open its own database connections.
+    dispose_engines()

@@ -1,0 +1,16 @@
+"""Which service function applies which job kind (the worker half of ``shared.jobs``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from shared.db.uow import UnitOfWork
+from worker.context import JobContext
+from worker.services import plans
+
+Handler = Callable[[UnitOfWork, JobContext, Any], dict[str, Any]]
+
+HANDLERS: dict[str, Handler] = {
+    "set_working_plan": plans.set_working_plan,
+}

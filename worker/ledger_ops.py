@@ -1,0 +1,114 @@
+"""Ledger state transitions, each one SQL statement (the executor composes them)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Row
+
+from shared.db.ledger import PENDING_STATUSES, Job
+from shared.db.uow import UnitOfWork
+from shared.errors import SchedqError
+
+
+def begin_delivery(uow: UnitOfWork, job_id: uuid.UUID) -> Row[Any] | None:
+    """Mark a pending job running and count the delivery; None if it is not pending."""
+    return uow.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(PENDING_STATUSES))
+        .values(
+            status="running",
+            unfinished_deliveries=Job.unfinished_deliveries + 1,
+            started_at=func.coalesce(Job.started_at, func.now()),
+            updated_at=func.now(),
+        )
+        .returning(
+            Job.kind, Job.payload, Job.doctor_id, Job.seq, Job.attempts,
+            Job.unfinished_deliveries, Job.correlation_id, Job.submitter,
+        )
+    ).one_or_none()
+
+
+def status_of(uow: UnitOfWork, job_id: uuid.UUID) -> str | None:
+    return uow.session.scalar(select(Job.status).where(Job.id == job_id))
+
+
+def lock_if_pending(uow: UnitOfWork, job_id: uuid.UUID) -> bool:
+    """Row-lock the job; False when another delivery already finished it (a duplicate)."""
+    status = uow.session.scalar(select(Job.status).where(Job.id == job_id).with_for_update())
+    return status in PENDING_STATUSES
+
+
+def lock_order_key(uow: UnitOfWork, key: str) -> None:
+    """Serialise all work on one doctor, whether or not the doctor row exists yet."""
+    uow.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
+def has_pending_predecessor(uow: UnitOfWork, key: str, seq: int) -> bool:
+    return (
+        uow.session.scalar(
+            select(Job.seq)
+            .where(Job.doctor_id == key, Job.seq < seq, Job.status.in_(PENDING_STATUSES))
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _error_values(err: SchedqError) -> dict[str, Any]:
+    return {
+        "error_code": err.code,
+        "error_category": str(err.category),
+        "error_severity": str(err.severity),
+        "error_message": err.message,
+        "error_details": err.details or None,
+    }
+
+
+def finish(
+    uow: UnitOfWork,
+    job_id: uuid.UUID,
+    status: str,
+    *,
+    result: dict[str, Any] | None = None,
+    error: SchedqError | None = None,
+    count_attempt: bool = True,
+) -> None:
+    values: dict[str, Any] = {
+        "status": status,
+        "result": result,
+        "finished_at": func.now(),
+        "updated_at": func.now(),
+        "unfinished_deliveries": 0,
+        "next_attempt_at": None,
+    }
+    if count_attempt:
+        values["attempts"] = Job.attempts + 1
+    if error is not None:
+        values.update(_error_values(error))
+    uow.session.execute(update(Job).where(Job.id == job_id).values(**values))
+
+
+def requeue(
+    uow: UnitOfWork,
+    job_id: uuid.UUID,
+    delay: float,
+    *,
+    error: SchedqError | None = None,
+    count_attempt: bool = True,
+) -> None:
+    """Back to queued for a later delivery; the delivery ended normally (not a crash)."""
+    values: dict[str, Any] = {
+        "status": "queued",
+        "updated_at": func.now(),
+        "unfinished_deliveries": 0,
+        "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay),
+    }
+    if count_attempt:
+        values["attempts"] = Job.attempts + 1
+    if error is not None:
+        values.update(_error_values(error))
+    uow.session.execute(update(Job).where(Job.id == job_id).values(**values))
