@@ -1,10 +1,10 @@
-"""Alembic environment: the URL comes from schedq settings (or the caller's config), never a file."""
+"""Alembic environment: the URL comes from schedq settings or the caller's config, not a file."""
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import create_engine, pool
 
+from alembic import context
 from shared.db.models import Base
 
 config = context.config

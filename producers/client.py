@@ -56,7 +56,9 @@ class JobView(BaseModel):
 
 
 def payload_hash(kind: str, payload: Mapping[str, Any]) -> str:
-    canonical = json.dumps({"kind": kind, "payload": payload}, sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(
+        {"kind": kind, "payload": payload}, sort_keys=True, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -149,9 +151,13 @@ class Client:
                 Envelope(str(j.id), get_kind(j.kind).task_name, j.queue, j.correlation_id)
                 for j in fresh
             ]
-            uow.after_commit(lambda: publish(self._app, envelopes))
+            uow.after_commit(lambda: self._publish(envelopes))
             uow.commit()
         return views
+
+    def _publish(self, envelopes: list[Envelope]) -> None:
+        # If this fails the jobs stay queued in the ledger; the reconciler republishes them.
+        publish(self._app, envelopes)
 
     @staticmethod
     def _existing(uow: UnitOfWork, row: dict[str, Any]) -> Job:

@@ -66,9 +66,7 @@ class EmbeddedServers:
             if not exists:
                 conn.execute(f'CREATE DATABASE "{self.database}"')
         info = self._pg.get_postmaster_info()
-        self.database_url = (
-            f"postgresql+psycopg://postgres@/{self.database}?host={info.socket_dir}&port={info.port}"
-        )
+        self.database_url = f"postgresql+psycopg://postgres@/{self.database}?host={info.socket_dir}&port={info.port}"
 
     def _start_redis(self) -> None:
         sock = self.redis_socket
@@ -77,12 +75,18 @@ class EmbeddedServers:
         self._redis = subprocess.Popen(
             [
                 redis_server_binary(),
-                "--port", "0",
-                "--unixsocket", str(sock),
-                "--unixsocketperm", "700",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", str(self.root),
+                "--port",
+                "0",
+                "--unixsocket",
+                str(sock),
+                "--unixsocketperm",
+                "700",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.root),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""Shared pydantic helpers for job payload shapes (the producer and the worker parse the same way)."""
+"""Pydantic helpers for job payload shapes: producer and worker parse the same way."""
 
 from __future__ import annotations
 

@@ -29,10 +29,27 @@ def spawn(args: list[str], env: Mapping[str, str], log_path: Path) -> subprocess
     )
 
 
-def celery_worker_args(queues: str, concurrency: int, name: str, pool: str = "prefork") -> list[str]:
+def celery_worker_args(
+    queues: str, concurrency: int, name: str, pool: str = "prefork"
+) -> list[str]:
     return [
-        "celery", "-A", "worker.app", "worker", "-Q", queues, "-c", str(concurrency),
-        "-P", pool, "-E", "-n", name, "--loglevel", "INFO", "--without-mingle", "--without-gossip",
+        "celery",
+        "-A",
+        "worker.app",
+        "worker",
+        "-Q",
+        queues,
+        "-c",
+        str(concurrency),
+        "-P",
+        pool,
+        "-E",
+        "-n",
+        name,
+        "--loglevel",
+        "INFO",
+        "--without-mingle",
+        "--without-gossip",
     ]
 
 

@@ -36,9 +36,11 @@ def classify(exc: BaseException) -> SchedqError:
         if state in _SQLSTATE and state not in _RETRYABLE_SQLSTATES:
             code, message = _SQLSTATE[state]
             return SchedqError(code, message, Category.BUSINESS_LOGIC, Severity.LOW)
-        if state in _RETRYABLE_SQLSTATES or isinstance(
-            exc, sa_errors.OperationalError | sa_errors.InterfaceError
-        ) or exc.connection_invalidated:
+        if (
+            state in _RETRYABLE_SQLSTATES
+            or isinstance(exc, sa_errors.OperationalError | sa_errors.InterfaceError)
+            or exc.connection_invalidated
+        ):
             return SchedqError(
                 "DATABASE_UNAVAILABLE",
                 "The schedule database is briefly unavailable; the job will be retried.",
@@ -47,28 +49,42 @@ def classify(exc: BaseException) -> SchedqError:
                 retryable=True,
             )
         return SchedqError(
-            "DATABASE_ERROR", "The schedule database refused the change.", Category.DATABASE,
+            "DATABASE_ERROR",
+            "The schedule database refused the change.",
+            Category.DATABASE,
             Severity.HIGH,
         )
     if isinstance(exc, sa_errors.TimeoutError):
         return SchedqError(
-            "DATABASE_BUSY", "The schedule database is busy; the job will be retried.",
-            Category.DATABASE, Severity.MEDIUM, retryable=True,
+            "DATABASE_BUSY",
+            "The schedule database is busy; the job will be retried.",
+            Category.DATABASE,
+            Severity.MEDIUM,
+            retryable=True,
         )
     if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError):
         return SchedqError(
-            "CACHE_UNAVAILABLE", "A shared service is briefly unavailable; the job will be retried.",
-            Category.NETWORK, Severity.MEDIUM, retryable=True,
+            "CACHE_UNAVAILABLE",
+            "A shared service is briefly unavailable; the job will be retried.",
+            Category.NETWORK,
+            Severity.MEDIUM,
+            retryable=True,
         )
     if isinstance(exc, SoftTimeLimitExceeded | TimeoutError):
         return SchedqError(
-            "JOB_TIMEOUT", "The job took too long; it will be retried.", Category.TIMEOUT,
-            Severity.MEDIUM, retryable=True,
+            "JOB_TIMEOUT",
+            "The job took too long; it will be retried.",
+            Category.TIMEOUT,
+            Severity.MEDIUM,
+            retryable=True,
         )
     if isinstance(exc, ConnectionError | OSError):
         return SchedqError(
-            "NETWORK_ERROR", "A network call failed; the job will be retried.", Category.NETWORK,
-            Severity.MEDIUM, retryable=True,
+            "NETWORK_ERROR",
+            "A network call failed; the job will be retried.",
+            Category.NETWORK,
+            Severity.MEDIUM,
+            retryable=True,
         )
     return SchedqError(
         "UNEXPECTED_ERROR",

@@ -95,7 +95,9 @@ def _apply(
     handler = HANDLERS.get(ctx.kind)
     if kind is None or handler is None:
         raise SchedqError(
-            "UNKNOWN_JOB_KIND", "This worker does not know the job's kind.", Category.VALIDATION,
+            "UNKNOWN_JOB_KIND",
+            "This worker does not know the job's kind.",
+            Category.VALIDATION,
             Severity.HIGH,
         )
     parsed = parse_payload(kind.payload, payload)
@@ -104,7 +106,9 @@ def _apply(
             ledger_ops.lock_order_key(uow, order_key)
             if ledger_ops.has_pending_predecessor(uow, order_key, seq):
                 uow.session.rollback()
-                ledger_ops.requeue(uow, ctx.job_id, settings.order_wait_seconds, count_attempt=False)
+                ledger_ops.requeue(
+                    uow, ctx.job_id, settings.order_wait_seconds, count_attempt=False
+                )
                 uow.commit()
                 return Decision("wait", countdown=settings.order_wait_seconds, kind=ctx.kind)
         if not ledger_ops.lock_if_pending(uow, ctx.job_id):

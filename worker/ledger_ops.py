@@ -26,8 +26,14 @@ def begin_delivery(uow: UnitOfWork, job_id: uuid.UUID) -> Row[Any] | None:
             updated_at=func.now(),
         )
         .returning(
-            Job.kind, Job.payload, Job.doctor_id, Job.seq, Job.attempts,
-            Job.unfinished_deliveries, Job.correlation_id, Job.submitter,
+            Job.kind,
+            Job.payload,
+            Job.doctor_id,
+            Job.seq,
+            Job.attempts,
+            Job.unfinished_deliveries,
+            Job.correlation_id,
+            Job.submitter,
         )
     ).one_or_none()
 

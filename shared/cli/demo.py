@@ -40,12 +40,16 @@ def run_demo(data_dir: Path, doctors: int, flower_port: int, keep_seconds: float
         from shared.settings import get_settings
 
         upgrade_to_head(get_settings().database_url)
-        worker = spawn(celery_worker_args("schedule,calendar", 2, "demo@%h"), env,
-                       data_dir / "worker.log")
+        worker = spawn(
+            celery_worker_args("schedule,calendar", 2, "demo@%h"), env, data_dir / "worker.log"
+        )
         stack.callback(stop, worker)
         port = flower_port or free_port()
-        flower = spawn(["celery", "-A", "worker.app", "flower", f"--port={port}",
-                        "--address=127.0.0.1"], env, data_dir / "flower.log")
+        flower = spawn(
+            ["celery", "-A", "worker.app", "flower", f"--port={port}", "--address=127.0.0.1"],
+            env,
+            data_dir / "flower.log",
+        )
         stack.callback(stop, flower)
         if wait_for_http(f"http://127.0.0.1:{port}/healthcheck"):
             console.print(f"Flower: http://127.0.0.1:{port}/  (worker log: {data_dir}/worker.log)")
@@ -80,8 +84,8 @@ def _workload(client: object, doctors: int, keep_seconds: float) -> int:
     for label, payload in shape_errors(bad_doc):
         try:
             client.submit("set_working_plan", payload)
-        except SchedqError as exc:
-            refused.append((label, exc))
+        except SchedqError as refusal:
+            refused.append((label, refusal))
     console.print(f"submitted {len(labels)} jobs; waiting for the worker ...")
     finals = [client.wait(job_id, timeout=90) for job_id in labels]
     table = Table(title="schedq demo: job outcomes")
@@ -89,11 +93,18 @@ def _workload(client: object, doctors: int, keep_seconds: float) -> int:
         table.add_column(col)
     for view in finals:
         err = view.error or {}
-        table.add_row(view.id[:8], labels[view.id], view.status, _codes(err), err.get("message", ""))
-    for label, exc in refused:
-        table.add_row("-", label, "refused at submit", _codes(exc.as_dict()), exc.message)
+        table.add_row(
+            view.id[:8], labels[view.id], view.status, _codes(err), err.get("message", "")
+        )
+    for label, refused_err in refused:
+        table.add_row(
+            "-", label, "refused at submit", _codes(refused_err.as_dict()), refused_err.message
+        )
     console.print(table)
-    counts = {s: sum(1 for v in finals if v.status == s) for s in ("succeeded", "rejected", "dead", "queued", "running")}
+    counts = {
+        s: sum(1 for v in finals if v.status == s)
+        for s in ("succeeded", "rejected", "dead", "queued", "running")
+    }
     console.print(
         f"summary: submitted={len(finals)} succeeded={counts['succeeded']} "
         f"rejected={counts['rejected']} dead={counts['dead']} "

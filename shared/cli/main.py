@@ -19,7 +19,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document instead of a table.")
+]
 
 
 @app.command()
@@ -28,8 +30,12 @@ def submit(
     file: Annotated[Path, typer.Option("--file", "-f", help="JSON payload file ('-' for stdin).")],
     wait: Annotated[bool, typer.Option(help="Wait until the job is finished.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 60.0,
-    idempotency_key: Annotated[str | None, typer.Option(help="Same key + same payload = same job.")] = None,
-    correlation_id: Annotated[str | None, typer.Option(help="Carried into logs, ledger and audit.")] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="Same key + same payload = same job.")
+    ] = None,
+    correlation_id: Annotated[
+        str | None, typer.Option(help="Carried into logs, ledger and audit.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Submit one job; prints its id (and its outcome with --wait)."""
@@ -78,7 +84,9 @@ def job(job_id: Annotated[str, typer.Argument(help="Job id.")], as_json: JsonOpt
 
 @app.command()
 def worker(
-    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = "schedule,calendar",
+    queues: Annotated[
+        str, typer.Option(help="Comma-separated queues to consume.")
+    ] = "schedule,calendar",
     concurrency: Annotated[int, typer.Option(help="Pool processes (or threads).")] = 2,
     pool: Annotated[str, typer.Option(help="prefork, threads or solo.")] = "prefork",
     hostname: Annotated[str | None, typer.Option(help="Worker node name.")] = None,
@@ -126,10 +134,14 @@ def flower(
 
 @app.command()
 def demo(
-    data_dir: Annotated[Path, typer.Option(help="Folder for the embedded servers' data.")] = Path(".schedq"),
+    data_dir: Annotated[Path, typer.Option(help="Folder for the embedded servers' data.")] = Path(
+        ".schedq"
+    ),
     doctors: Annotated[int, typer.Option(help="How many doctors the sample workload covers.")] = 6,
     flower_port: Annotated[int, typer.Option(help="Flower port (0 picks a free one).")] = 0,
-    keep_seconds: Annotated[float, typer.Option(help="Keep servers up this long after the run.")] = 0,
+    keep_seconds: Annotated[
+        float, typer.Option(help="Keep servers up this long after the run.")
+    ] = 0,
 ) -> None:
     """Start embedded servers (unless SCHEDQ_DATABASE_URL/BROKER_URL are set), run a workload."""
     from shared.cli.demo import run_demo

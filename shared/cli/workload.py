@@ -24,27 +24,62 @@ def valid_plan(doctor_id: str, rng: random.Random) -> dict[str, Any]:
 
 def invalid_plans(doctor_id: str) -> list[tuple[str, dict[str, Any]]]:
     """Each a plan a real upstream system might send by mistake, with what is wrong."""
-    base = {"doctor_id": doctor_id, "time_zone": "Europe/Berlin", "valid_from": "2026-12-01",
-            "slot_minutes": 15}
+    base = {
+        "doctor_id": doctor_id,
+        "time_zone": "Europe/Berlin",
+        "valid_from": "2026-12-01",
+        "slot_minutes": 15,
+    }
     return [
-        ("shift ends before it starts",
-         {**base, "weekdays": {"mon": [{"start": "17:00", "end": "09:00"}]}}),
-        ("overlapping shifts",
-         {**base, "weekdays": {"tue": [{"start": "08:00", "end": "12:00"},
-                                       {"start": "11:00", "end": "15:00"}]}}),
-        ("unknown time zone",
-         {**base, "time_zone": "Mars/Olympus_Mons", "weekdays": {"wed": [{"start": "08:00", "end": "12:00"}]}}),
+        (
+            "shift ends before it starts",
+            {**base, "weekdays": {"mon": [{"start": "17:00", "end": "09:00"}]}},
+        ),
+        (
+            "overlapping shifts",
+            {
+                **base,
+                "weekdays": {
+                    "tue": [{"start": "08:00", "end": "12:00"}, {"start": "11:00", "end": "15:00"}]
+                },
+            },
+        ),
+        (
+            "unknown time zone",
+            {
+                **base,
+                "time_zone": "Mars/Olympus_Mons",
+                "weekdays": {"wed": [{"start": "08:00", "end": "12:00"}]},
+            },
+        ),
         ("not HH:MM", {**base, "weekdays": {"thu": [{"start": "8am", "end": "12:00"}]}}),
-        ("outside business hours",
-         {**base, "weekdays": {"fri": [{"start": "03:00", "end": "07:00"}]}}),
+        (
+            "outside business hours",
+            {**base, "weekdays": {"fri": [{"start": "03:00", "end": "07:00"}]}},
+        ),
     ]
 
 
 def shape_errors(doctor_id: str) -> list[tuple[str, dict[str, Any]]]:
     """Payloads refused at submit time (wrong shape): no job is created for these."""
     return [
-        ("slot length missing", {"doctor_id": doctor_id, "time_zone": "UTC", "valid_from": "2026-12-01",
-                                 "weekdays": {}}),
-        ("weekday misspelt", {"doctor_id": doctor_id, "time_zone": "UTC", "valid_from": "2026-12-01",
-                              "slot_minutes": 15, "weekdays": {"monday": []}}),
+        (
+            "slot length missing",
+            {
+                "doctor_id": doctor_id,
+                "time_zone": "UTC",
+                "valid_from": "2026-12-01",
+                "weekdays": {},
+            },
+        ),
+        (
+            "weekday misspelt",
+            {
+                "doctor_id": doctor_id,
+                "time_zone": "UTC",
+                "valid_from": "2026-12-01",
+                "slot_minutes": 15,
+                "weekdays": {"monday": []},
+            },
+        ),
     ]

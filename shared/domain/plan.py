@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from typing import Literal
 
 from pydantic import Field
@@ -38,7 +39,9 @@ def check_plan(plan: WorkingPlanPayload, business_start: str, business_end: str)
     """
     out: list[Violation] = []
     if not is_known_zone(plan.time_zone):
-        out.append(Violation("TIME_ZONE_UNKNOWN", "time_zone", "The time zone is not a known IANA zone."))
+        out.append(
+            Violation("TIME_ZONE_UNKNOWN", "time_zone", "The time zone is not a known IANA zone.")
+        )
     open_min, close_min = parse_hhmm(business_start), parse_hhmm(business_end)
     for day, shifts in plan.weekdays.items():
         spans: list[tuple[int, int, int]] = []
@@ -46,17 +49,27 @@ def check_plan(plan: WorkingPlanPayload, business_start: str, business_end: str)
             path = f"weekdays.{day}[{i}]"
             start, end = parse_hhmm(shift.start), parse_hhmm(shift.end)
             if start is None or start == 1440:
-                out.append(Violation("TIME_FORMAT", f"{path}.start", "Use HH:MM from 00:00 to 23:59."))
+                out.append(
+                    Violation("TIME_FORMAT", f"{path}.start", "Use HH:MM from 00:00 to 23:59.")
+                )
             if end is None:
-                out.append(Violation("TIME_FORMAT", f"{path}.end", "Use HH:MM from 00:00 to 24:00."))
+                out.append(
+                    Violation("TIME_FORMAT", f"{path}.end", "Use HH:MM from 00:00 to 24:00.")
+                )
             if start is None or end is None or start == 1440:
                 continue
             if end <= start:
                 out.append(
-                    Violation("SHIFT_END_NOT_AFTER_START", path, "A shift must end after it starts.")
+                    Violation(
+                        "SHIFT_END_NOT_AFTER_START", path, "A shift must end after it starts."
+                    )
                 )
                 continue
-            if open_min is not None and close_min is not None and (start < open_min or end > close_min):
+            if (
+                open_min is not None
+                and close_min is not None
+                and (start < open_min or end > close_min)
+            ):
                 out.append(
                     Violation(
                         "OUTSIDE_BUSINESS_HOURS",
@@ -67,9 +80,13 @@ def check_plan(plan: WorkingPlanPayload, business_start: str, business_end: str)
                 )
             spans.append((start, end, i))
         spans.sort()
-        for (_, prev_end, _), (start, _, i) in zip(spans, spans[1:], strict=False):
+        for (_, prev_end, _), (start, _, i) in pairwise(spans):
             if start < prev_end:
                 out.append(
-                    Violation("SHIFT_OVERLAP", f"weekdays.{day}[{i}]", "Shifts of one day must not overlap.")
+                    Violation(
+                        "SHIFT_OVERLAP",
+                        f"weekdays.{day}[{i}]",
+                        "Shifts of one day must not overlap.",
+                    )
                 )
     return out

@@ -19,7 +19,7 @@ from worker.executor import Decision, run_delivery
 log = logging.getLogger("schedq.tasks")
 
 
-class JobTask(Task):  # type: ignore[misc]
+class JobTask(Task):
     acks_late = True
     reject_on_worker_lost = True
     ignore_result = True

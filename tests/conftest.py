@@ -1,0 +1,102 @@
+"""Test fixtures on real servers: a private PostgreSQL database and a private Redis db per run.
+
+The machine's PostgreSQL (SCHEDQ_TEST_PG_ADMIN) and Redis (SCHEDQ_TEST_REDIS) are shared by
+every run, so each run creates its own database ``schedq_test_<random>`` and claims a free Redis
+logical db (a NX key in db 0 marks the claim). Environment variables are set at import so every
+process a test starts (workers, CLI) reads the same settings.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis as redis_lib
+
+RUN = secrets.token_hex(4)
+ADMIN_PG = os.environ.get("SCHEDQ_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_BASE = os.environ.get("SCHEDQ_TEST_REDIS", "redis://127.0.0.1:6379")
+DB_NAME = f"schedq_test_{RUN}"
+DB_URL = ADMIN_PG.rsplit("/", 1)[0] + f"/{DB_NAME}"
+
+
+def _claim_redis_db() -> int:
+    """Claim one of db 1..15 for this run; a claim expires so a crashed run frees its db."""
+    try:
+        admin = redis_lib.Redis.from_url(f"{REDIS_BASE}/0", socket_connect_timeout=2)
+        for n in range(1, 16):
+            if admin.set(f"schedq:test-claim:{n}", RUN, nx=True, ex=3600):
+                return n
+    except redis_lib.RedisError:
+        return 15  # no Redis: tests that need it will fail loudly on connect
+    raise RuntimeError("all Redis test dbs 1..15 are claimed by other runs")
+
+
+REDIS_DB = int(os.environ.get("SCHEDQ_TEST_REDIS_DB") or _claim_redis_db())
+os.environ["SCHEDQ_TEST_REDIS_DB"] = str(REDIS_DB)  # xdist-free: child processes inherit
+BROKER_URL = f"{REDIS_BASE}/{REDIS_DB}"
+
+os.environ.update(
+    {
+        "SCHEDQ_ENV": "test",
+        "SCHEDQ_DATABASE_URL": DB_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+        "SCHEDQ_BROKER_URL": BROKER_URL,
+        "SCHEDQ_RETRY_BACKOFF_BASE": "0.2",
+        "SCHEDQ_RETRY_BACKOFF_CAP": "2",
+        "SCHEDQ_ORDER_WAIT_SECONDS": "0.2",
+        "SCHEDQ_LOG_LEVEL": "INFO",
+    }
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A migrated, private database for this run; dropped at the end."""
+    from shared.db.migrate import upgrade_to_head
+    from shared.settings import get_settings, reset_settings_cache
+
+    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    reset_settings_cache()
+    url = get_settings().database_url
+    upgrade_to_head(url)
+    yield url
+    from shared.db.base import dispose_engines
+
+    dispose_engines()
+    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    client = redis_lib.Redis.from_url(BROKER_URL)
+    client.flushdb()
+    yield BROKER_URL
+    client.flushdb()
+    admin = redis_lib.Redis.from_url(f"{REDIS_BASE}/0")
+    if admin.get(f"schedq:test-claim:{REDIS_DB}") == RUN.encode():
+        admin.delete(f"schedq:test-claim:{REDIS_DB}")
+
+
+@pytest.fixture
+def uid() -> str:
+    """A short unique id so tests sharing the run's database never see each other's rows."""
+    return secrets.token_hex(4)
+
+
+def wait_until(predicate: object, timeout: float = 30.0, interval: float = 0.1) -> bool:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())

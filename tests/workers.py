@@ -1,0 +1,49 @@
+"""Start and stop real ``celery worker`` processes for end-to-end and fault tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from shared.broker import producer_app
+from shared.processes import celery_worker_args, spawn, stop
+from shared.settings import get_settings
+
+
+class WorkerProcess:
+    """One worker node (main process plus its pool children), stopped by process group."""
+
+    def __init__(
+        self,
+        log_dir: Path,
+        name: str,
+        queues: str = "schedule,calendar",
+        concurrency: int = 2,
+        pool: str = "prefork",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = f"{name}-{os.getpid()}@localhost"
+        self.log_path = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] = spawn(
+            celery_worker_args(queues, concurrency, self.name, pool), dict(env or {}), self.log_path
+        )
+
+    def wait_ready(self, timeout: float = 45.0) -> None:
+        app = producer_app(get_settings())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log()}")
+            replies = app.control.ping(destination=[self.name], timeout=0.5)
+            if replies:
+                return
+        raise RuntimeError(f"worker not ready after {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        return stop(self.proc, timeout)
