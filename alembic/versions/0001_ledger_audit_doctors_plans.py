@@ -1,4 +1,4 @@
-"""ledger audit doctors plans
+"""ledger, audit log, doctors, working plans, appointments
 
 Revision ID: 0001
 Revises: 
@@ -89,6 +89,26 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['doctor_id'], ['doctors.id'], name=op.f('fk_working_plans_doctor_id_doctors'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('doctor_id', 'valid_from', name=op.f('pk_working_plans'))
     )
+    op.create_table('appointments',
+    sa.Column('id', sa.UUID(), nullable=False),
+    sa.Column('doctor_id', sa.String(length=64), nullable=False),
+    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('seat', sa.SmallInteger(), server_default='1', nullable=False),
+    sa.Column('status', sa.String(length=20), server_default='booked', nullable=False),
+    sa.Column('patient_ref', sa.String(length=128), nullable=False),
+    sa.Column('needs_reschedule', sa.Boolean(), server_default='false', nullable=False),
+    sa.Column('job_id', sa.UUID(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    postgresql.ExcludeConstraint((sa.column('doctor_id'), '='), (sa.column('seat'), '='), (sa.text("tstzrange(starts_at, ends_at, '[)')"), '&&'), where=sa.text("status IN ('proposed','pending','booked','arrived','checked-in')"), using='gist', name='ex_appointments_no_double_booking'),
+    sa.CheckConstraint("status IN ('proposed','pending','booked','arrived','fulfilled','cancelled','noshow','entered-in-error','checked-in','waitlist')", name=op.f('ck_appointments_status_fhir')),
+    sa.CheckConstraint('ends_at > starts_at', name=op.f('ck_appointments_ends_after_start')),
+    sa.CheckConstraint('seat >= 1', name=op.f('ck_appointments_seat_positive')),
+    sa.ForeignKeyConstraint(['doctor_id'], ['doctors.id'], name=op.f('fk_appointments_doctor_id_doctors'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_appointments'))
+    )
+    op.create_index('ix_appointments_doctor_range', 'appointments', ['doctor_id', 'starts_at', 'ends_at'], unique=False)
     # The audit log is append-only: the database itself refuses to rewrite history.
     op.execute(
         """
@@ -103,6 +123,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_appointments_doctor_range', table_name='appointments')
+    op.drop_table('appointments')
     op.drop_table('working_plans')
     op.drop_index('ix_jobs_status_finished', table_name='jobs')
     op.drop_index('ix_jobs_pending_doctor_seq', table_name='jobs', postgresql_where=sa.text("status IN ('queued','running')"))

@@ -2,6 +2,6 @@
 
 from shared.db.base import Base
 from shared.db.ledger import AuditEntry, Job
-from shared.db.schedule import Doctor, WorkingPlan
+from shared.db.schedule import Appointment, Doctor, WorkingPlan
 
-__all__ = ["AuditEntry", "Base", "Doctor", "Job", "WorkingPlan"]
+__all__ = ["Appointment", "AuditEntry", "Base", "Doctor", "Job", "WorkingPlan"]

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, String, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
@@ -45,3 +58,64 @@ class WorkingPlan(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (CheckConstraint("slot_minutes BETWEEN 5 AND 480", name="slot_minutes_range"),)
+
+
+# FHIR Appointment.status codes; the "active" ones hold their time (the exclusion constraint).
+APPOINTMENT_STATUSES = (
+    "proposed",
+    "pending",
+    "booked",
+    "arrived",
+    "fulfilled",
+    "cancelled",
+    "noshow",
+    "entered-in-error",
+    "checked-in",
+    "waitlist",
+)
+ACTIVE_APPOINTMENT_STATUSES = ("proposed", "pending", "booked", "arrived", "checked-in")
+
+
+class Appointment(Base):
+    """A half-open instant range ``[starts_at, ends_at)`` for one opaque patient reference.
+
+    ``seat`` numbers the parallel places of a slot (1..capacity). PostgreSQL refuses two active
+    appointments of one doctor on the same seat with overlapping ranges (btree_gist exclusion
+    constraint ``ex_appointments_no_double_booking``), whatever the number of workers.
+    """
+
+    __tablename__ = "appointments"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    doctor_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("doctors.id", ondelete="RESTRICT")
+    )
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seat: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    status: Mapped[str] = mapped_column(String(20), server_default="booked")
+    patient_ref: Mapped[str] = mapped_column(String(128))
+    needs_reschedule: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("seat >= 1", name="seat_positive"),
+        CheckConstraint(
+            "status IN (" + ",".join(f"'{s}'" for s in APPOINTMENT_STATUSES) + ")",
+            name="status_fhir",
+        ),
+        ExcludeConstraint(
+            ("doctor_id", "="),
+            ("seat", "="),
+            (text("tstzrange(starts_at, ends_at, '[)')"), "&&"),
+            name="ex_appointments_no_double_booking",
+            using="gist",
+            where=text(
+                "status IN (" + ",".join(f"'{s}'" for s in ACTIVE_APPOINTMENT_STATUSES) + ")"
+            ),
+        ),
+        Index("ix_appointments_doctor_range", "doctor_id", "starts_at", "ends_at"),
+    )
