@@ -6,7 +6,6 @@ stops the process with one line naming the variable (see :func:`settings_or_exit
 
 from __future__ import annotations
 
-import re
 import sys
 from functools import lru_cache
 from typing import Literal
@@ -14,7 +13,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+from shared.domain.times import parse_hhmm
 
 
 class Settings(BaseSettings):
@@ -69,7 +68,7 @@ class Settings(BaseSettings):
     @field_validator("business_hours_start", "business_hours_end")
     @classmethod
     def _hhmm(cls, value: str) -> str:
-        if not _HHMM.match(value):
+        if parse_hhmm(value) is None:
             raise ValueError("must be HH:MM (00:00 to 24:00)")
         return value
 
@@ -93,8 +92,10 @@ class SettingsError(SystemExit):
 def describe_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     loc = first.get("loc") or ()
-    var = "SCHEDQ_" + str(loc[0]).upper() if loc else "SCHEDQ_* settings"
-    return f"schedq: invalid setting {var}: {first.get('msg', 'invalid value')}"
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    if not loc:  # a rule across several settings names its variables in the message
+        return f"schedq: invalid settings: {message}"
+    return f"schedq: invalid setting SCHEDQ_{str(loc[0]).upper()}: {message}"
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,55 @@
+"""`schedq demo` on the embedded default, with no network but loopback (a fresh machine's view)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+
+def _isolated(cmd: list[str]) -> list[str]:
+    """Run inside a new network namespace with only loopback up, when this machine allows it."""
+    if shutil.which("unshare") and shutil.which("ip"):
+        probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+        if probe.returncode == 0:
+            return ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *cmd]
+    return cmd
+
+
+def test_demo_runs_on_embedded_servers_and_stops_them(tmp_path: Path) -> None:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("SCHEDQ_DATABASE_URL", "SCHEDQ_BROKER_URL")
+    }
+    data = tmp_path / "demo"
+    cmd = [sys.executable, "-m", "shared.cli.main", "demo", "--data-dir", str(data)]
+    proc = subprocess.run(_isolated(cmd), env=env, capture_output=True, text=True, timeout=240)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "starting embedded PostgreSQL and Redis" in out
+    summary = re.search(
+        r"summary: submitted=(\d+) succeeded=(\d+) rejected=(\d+) dead=(\d+) unfinished=(\d+)", out
+    )
+    assert summary is not None, out[-3000:]
+    submitted, succeeded, rejected, dead, unfinished = map(int, summary.groups())
+    assert (submitted, succeeded, rejected, dead, unfinished) == (12, 7, 5, 0, 0)
+    for code in (
+        "SHIFT_END_NOT_AFTER_START",
+        "SHIFT_OVERLAP",
+        "TIME_ZONE_UNKNOWN",
+        "TIME_FORMAT",
+        "OUTSIDE_BUSINESS_HOURS",
+    ):
+        assert code in out
+    assert re.search(r"Flower: http://127\.0\.0\.1:\d+/", out)
+    # Everything the demo started is stopped again.
+    leftovers = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if str(data) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert leftovers == []
