@@ -42,8 +42,12 @@ class WorkerProcess:
                 return
         raise RuntimeError(f"worker not ready after {timeout}s:\n{self.log()}")
 
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+        """The tail of the log, for assertion messages."""
+        return self.log_text()[-4000:]
 
     def stop(self, timeout: float = 20.0) -> int | None:
         return stop(self.proc, timeout)

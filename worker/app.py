@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import worker_process_init
 
 from shared.celery_config import celery_config
 from shared.db.base import dispose_engines
@@ -21,9 +21,9 @@ app.conf.update(celery_config(settings))
 TASKS = {name: register_job_task(app, kind) for name, kind in KINDS.items()}
 
 
-@worker_init.connect
-def _refuse_unsafe_config(sender: Any = None, **_: Any) -> None:
-    startup_checks.check(app.conf, settings)
+# Checked at import, not in a signal handler: Celery logs and swallows exceptions raised by
+# signal receivers, so a worker would start anyway. Every worker and beat imports this module.
+startup_checks.exit_if_unsafe(app.conf, settings)
 
 
 @worker_process_init.connect

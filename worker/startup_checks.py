@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,3 +50,12 @@ def check(conf: Mapping[str, Any], settings: Settings) -> None:
     found = problems(conf, settings)
     if found:
         raise UnsafeConfig("unsafe worker configuration: " + "; ".join(found))
+
+
+def exit_if_unsafe(conf: Mapping[str, Any], settings: Settings) -> None:
+    """Stop the process with one line per problem and exit code 2."""
+    found = problems(conf, settings)
+    for problem in found:
+        print(f"schedq: unsafe worker configuration: {problem}", file=sys.stderr)
+    if found:
+        raise SystemExit(2)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from shared.cli.output import console, emit_json, job_table, show_error
-from shared.errors import SchedqError
+from shared.errors import Category, SchedqError, Severity
 
 app = typer.Typer(
     help="schedq: durable schedule-change and calendar-sync jobs for doctors' schedules.",
@@ -46,7 +46,12 @@ def submit(
         payload = json.loads(text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         show_error(
-            SchedqError("PAYLOAD_UNREADABLE", f"Could not read a JSON payload: {exc}", details={}),
+            SchedqError(
+                "PAYLOAD_UNREADABLE",
+                f"Could not read a JSON payload: {exc}",
+                Category.VALIDATION,
+                Severity.LOW,
+            ),
             as_json,
         )
         raise typer.Exit(2) from None

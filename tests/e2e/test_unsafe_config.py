@@ -1,0 +1,30 @@
+"""A real `celery worker` refuses to start with limits that would let Redis redeliver a held job."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def test_worker_refuses_countdown_longer_than_visibility_timeout() -> None:
+    env = {
+        **os.environ,
+        "SCHEDQ_VISIBILITY_TIMEOUT": "100",
+        "SCHEDQ_RETRY_BACKOFF_CAP": "200",
+        "SCHEDQ_RECONCILE_AFTER_SECONDS": "50",
+        "SCHEDQ_SOFT_TIME_LIMIT": "30",
+        "SCHEDQ_TIME_LIMIT": "60",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "schedule", "-c", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "schedq: unsafe worker configuration: "
+        "SCHEDQ_RETRY_BACKOFF_CAP (200s) must be below SCHEDQ_VISIBILITY_TIMEOUT (100s)"
+    )
