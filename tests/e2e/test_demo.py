@@ -53,3 +53,16 @@ def test_demo_runs_on_embedded_servers_and_stops_them(tmp_path: Path) -> None:
         if str(data) in " ".join(p.info["cmdline"] or [])
     ]
     assert leftovers == []
+
+
+def test_demo_uses_configured_servers_when_both_urls_are_set(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    cmd = [sys.executable, "-m", "shared.cli.main", "demo", "--data-dir", str(tmp_path / "d")]
+    proc = subprocess.run(cmd, env=dict(os.environ), capture_output=True, text=True, timeout=240)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "using the servers named by SCHEDQ_DATABASE_URL and SCHEDQ_BROKER_URL" in out
+    assert "starting embedded" not in out
+    assert "unfinished=0" in out
+    assert not (tmp_path / "d" / "pg").exists()
