@@ -8,6 +8,7 @@ process a test starts (workers, CLI) reads the same settings.
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import time
@@ -37,7 +38,21 @@ def _claim_redis_db() -> int:
     raise RuntimeError("all Redis test dbs 1..15 are claimed by other runs")
 
 
-REDIS_DB = int(os.environ.get("SCHEDQ_TEST_REDIS_DB") or _claim_redis_db())
+def _release_redis_db(n: int) -> None:
+    try:
+        admin = redis_lib.Redis.from_url(f"{REDIS_BASE}/0", socket_connect_timeout=2)
+        if admin.get(f"schedq:test-claim:{n}") == RUN.encode():
+            admin.delete(f"schedq:test-claim:{n}")
+    except redis_lib.RedisError:
+        pass
+
+
+if os.environ.get("SCHEDQ_TEST_REDIS_DB"):
+    REDIS_DB = int(os.environ["SCHEDQ_TEST_REDIS_DB"])
+else:
+    REDIS_DB = _claim_redis_db()
+    # Released when this test process ends, whether or not a test used Redis.
+    atexit.register(_release_redis_db, REDIS_DB)
 os.environ["SCHEDQ_TEST_REDIS_DB"] = str(REDIS_DB)  # xdist-free: child processes inherit
 BROKER_URL = f"{REDIS_BASE}/{REDIS_DB}"
 
@@ -81,9 +96,6 @@ def redis_url() -> Iterator[str]:
     client.flushdb()
     yield BROKER_URL
     client.flushdb()
-    admin = redis_lib.Redis.from_url(f"{REDIS_BASE}/0")
-    if admin.get(f"schedq:test-claim:{REDIS_DB}") == RUN.encode():
-        admin.delete(f"schedq:test-claim:{REDIS_DB}")
 
 
 @pytest.fixture
