@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 import redis as redis_lib
@@ -27,12 +28,24 @@ DB_URL = ADMIN_PG.rsplit("/", 1)[0] + f"/{DB_NAME}"
 
 
 def _claim_redis_db() -> int:
-    """Claim one of db 1..15 for this run; a claim expires so a crashed run frees its db."""
+    """Claim one of db 1..15 for this run.
+
+    The claim records this process's pid; a claim whose process is gone (a killed run) is
+    taken over, and every claim also expires after an hour.
+    """
+    mine = f"{RUN}:{os.getpid()}"
     try:
         admin = redis_lib.Redis.from_url(f"{REDIS_BASE}/0", socket_connect_timeout=2)
         for n in range(1, 16):
-            if admin.set(f"schedq:test-claim:{n}", RUN, nx=True, ex=3600):
+            key = f"schedq:test-claim:{n}"
+            if admin.set(key, mine, nx=True, ex=3600):
                 return n
+            holder = (admin.get(key) or b"").decode()
+            pid = holder.rpartition(":")[2]
+            if pid.isdigit() and not psutil.pid_exists(int(pid)):
+                admin.delete(key)
+                if admin.set(key, mine, nx=True, ex=3600):
+                    return n
     except redis_lib.RedisError:
         return 15  # no Redis: tests that need it will fail loudly on connect
     raise RuntimeError("all Redis test dbs 1..15 are claimed by other runs")
@@ -41,7 +54,7 @@ def _claim_redis_db() -> int:
 def _release_redis_db(n: int) -> None:
     try:
         admin = redis_lib.Redis.from_url(f"{REDIS_BASE}/0", socket_connect_timeout=2)
-        if admin.get(f"schedq:test-claim:{n}") == RUN.encode():
+        if admin.get(f"schedq:test-claim:{n}") == f"{RUN}:{os.getpid()}".encode():
             admin.delete(f"schedq:test-claim:{n}")
     except redis_lib.RedisError:
         pass
