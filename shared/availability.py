@@ -68,7 +68,8 @@ def get_availability(
             doctor = uow.session.scalar(select(Doctor).where(Doctor.id == doctor_id))
             if doctor is None:
                 raise not_found("doctor", doctor_id)
-            cached = cache.get(request, doctor.schedule_version)
+            version = doctor.schedule_version
+            cached = cache.get(request, version)
             if cached is not None:
                 return {**cached, "cached": True}
             answer = _compute(uow, doctor, start, end)
@@ -83,5 +84,5 @@ def get_availability(
                 retryable=True,
             ) from exc
         return {**last, "cached": True, "possibly_stale": True}
-    cache.put(request, doctor.schedule_version, answer)
+    cache.put(request, version, answer)
     return {**answer, "cached": False}
