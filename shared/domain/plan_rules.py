@@ -132,16 +132,17 @@ def check_plan(plan: WorkingPlanPayload, business_start: str, business_end: str)
                 day_ok = False
         if day_ok and shifts:
             valid_days.append(day)
-    if plan.capacity_per_day is not None:
-        for valid_day in valid_days:
-            places = _day_places(plan, valid_day)
-            if plan.capacity_per_day > places:
-                out.append(
-                    Violation(
-                        "CAPACITY_EXCEEDS_TIME",
-                        "capacity_per_day",
-                        f"{valid_day} has room for only {places} appointments after breaks, "
-                        f"fewer than capacity_per_day.",
-                    )
+    # A cap bigger than a short day's places simply does not bind that day; a cap no working day
+    # can reach is a mistake (it can never apply).
+    if plan.capacity_per_day is not None and valid_days:
+        places = max(_day_places(plan, day) for day in valid_days)
+        if plan.capacity_per_day > places:
+            out.append(
+                Violation(
+                    "CAPACITY_EXCEEDS_TIME",
+                    "capacity_per_day",
+                    f"No working day has room for {plan.capacity_per_day} appointments after "
+                    f"breaks (at most {places}).",
                 )
+            )
     return out

@@ -140,3 +140,19 @@ def test_unknown_zone_and_every_other_violation_reported_at_once() -> None:
         ("TIME_FORMAT", "weekdays.mon[0].start"),
         ("SHIFT_END_NOT_AFTER_START", "weekdays.mon[1]"),
     ]
+
+
+def test_capacity_per_day_may_exceed_a_short_day_but_must_fit_some_day() -> None:
+    long_mon = plan([{"start": "08:00", "end": "12:00"}], capacity_per_day=16)
+    short = long_mon.model_copy(
+        update={
+            "weekdays": {
+                **long_mon.weekdays,
+                "sat": [long_mon.weekdays["mon"][0].model_copy(update={"end": "09:00"})],
+            }
+        }
+    )
+    assert codes(short) == []  # 16 places on Monday; Saturday's 4 are simply not capped
+    assert codes(short.model_copy(update={"capacity_per_day": 17})) == [
+        ("CAPACITY_EXCEEDS_TIME", "capacity_per_day")
+    ]
