@@ -1,8 +1,9 @@
 """Builders and a synchronous job runner shared by the domain tests.
 
-``apply`` records a job through the real producer client and runs its delivery through the
-real executor in this process (advisory lock, ordering, one transaction, error mapping), so
-integration tests exercise the worker's code path without waiting on Celery.
+``apply`` records a job as the producer client does (same shape check and ledger row) but does
+not publish it, then runs its delivery through the real executor in this process (advisory
+lock, ordering, one transaction, error mapping). Integration tests thus exercise the worker's
+code path on their own schedule, even while an end-to-end worker is consuming the broker.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from producers.client import Client, JobView
+from sqlalchemy.dialects.postgresql import insert
+
+from producers.client import Client, JobRequest, JobView
+from shared.db.ledger import Job
+from shared.db.uow import UnitOfWork
 from shared.settings import get_settings
 from worker.executor import Decision, run_delivery
 
@@ -44,8 +49,19 @@ def deliver(job_id: str) -> Decision:
     raise AssertionError(f"job {job_id} never settled")
 
 
+def record(requests: list[JobRequest], client: Client | None = None) -> list[JobView]:
+    """Ledger rows for ``requests`` in submission order, with no broker message."""
+    client = client or Client(submitter="tests")
+    rows = [client._row(r) for r in requests]
+    with UnitOfWork() as uow:
+        uow.session.execute(insert(Job).values(rows))
+        uow.commit()
+    return [client.get_job(row["id"]) for row in rows]
+
+
 def apply(kind: str, payload: dict[str, Any], client: Client | None = None) -> JobView:
     client = client or Client(submitter="tests")
-    view = client.submit(kind, payload, correlation_id=f"corr-{uuid.uuid4().hex[:8]}")
+    request = JobRequest(kind, payload, correlation_id=f"corr-{uuid.uuid4().hex[:8]}")
+    view = record([request], client)[0]
     deliver(view.id)
     return client.get_job(view.id)

@@ -15,6 +15,35 @@ from worker.error_map import classify
 from worker.services.appointments import book_appointment
 
 
+def _attempt(name: str, mode: str, doctor: str, start: str, end: str) -> str:
+    try:
+        with UnitOfWork() as uow:
+            if mode == "service":
+                payload = BookAppointmentPayload.model_validate(
+                    {"doctor_id": doctor, "starts_at": start, "ends_at": end, "patient_ref": name}
+                )
+                ctx = JobContext(uuid.uuid4(), "book_appointment", "race", name, 1)
+                book_appointment(uow, ctx, payload)
+            else:
+                uow.session.add(
+                    Appointment(
+                        id=uuid.uuid4(),
+                        doctor_id=doctor,
+                        starts_at=datetime.fromisoformat(start),
+                        ends_at=datetime.fromisoformat(end),
+                        seat=1,
+                        patient_ref=name,
+                    )
+                )
+                uow.session.flush()
+            uow.commit()
+        return "won"
+    except SchedqError as exc:
+        return exc.code
+    except Exception as exc:  # the driver's error, mapped as the worker maps it
+        return classify(exc).code
+
+
 def race(
     name: str,
     mode: str,
@@ -31,35 +60,14 @@ def race(
     out: list[str] = []
     for start, end in slots:
         barrier.wait()
-        try:
-            with UnitOfWork() as uow:
-                if mode == "service":
-                    payload = BookAppointmentPayload.model_validate(
-                        {
-                            "doctor_id": doctor,
-                            "starts_at": start,
-                            "ends_at": end,
-                            "patient_ref": name,
-                        }
-                    )
-                    ctx = JobContext(uuid.uuid4(), "book_appointment", "race", name, 1)
-                    book_appointment(uow, ctx, payload)
-                else:
-                    uow.session.add(
-                        Appointment(
-                            id=uuid.uuid4(),
-                            doctor_id=doctor,
-                            starts_at=datetime.fromisoformat(start),
-                            ends_at=datetime.fromisoformat(end),
-                            seat=1,
-                            patient_ref=name,
-                        )
-                    )
-                    uow.session.flush()
-                uow.commit()
-            out.append("won")
-        except SchedqError as exc:
-            out.append(exc.code)
-        except Exception as exc:  # the driver's error, mapped as the worker maps it
-            out.append(classify(exc).code)
+        outcome = "RETRIES_EXHAUSTED"
+        # As the executor does: a retryable error (PostgreSQL may report a deadlock between two
+        # inserts waiting on each other's exclusion check) is tried again.
+        for _ in range(5):
+            code = _attempt(name, mode, doctor, start, end)
+            if code != "DATABASE_UNAVAILABLE":
+                outcome = code
+                break
+            out.append("retried")
+        out.append(outcome)
     results.put((name, out))

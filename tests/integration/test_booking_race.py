@@ -48,10 +48,12 @@ def test_two_processes_book_the_same_slot_200_times(
     outcomes = dict(results.get(timeout=60) for _ in procs)
     for p in procs:
         p.join(timeout=30)
-    a, b = outcomes["racer-a"], outcomes["racer-b"]
+    retried = outcomes["racer-a"].count("retried") + outcomes["racer-b"].count("retried")
+    a = [x for x in outcomes["racer-a"] if x != "retried"]
+    b = [x for x in outcomes["racer-b"] if x != "retried"]
     assert len(a) == len(b) == ROUNDS
     per_round = [sorted((x, y)) for x, y in zip(a, b, strict=True)]
     assert all(r == ["SCHEDULE_CONFLICT", "won"] for r in per_round), Counter(map(tuple, per_round))
     wins = Counter(a)["won"], Counter(b)["won"]
-    print(f"{mode}: racer-a won {wins[0]}, racer-b won {wins[1]} of {ROUNDS} rounds")
+    print(f"{mode}: a won {wins[0]}, b won {wins[1]} of {ROUNDS}; {retried} deadlock retries")
     assert sum(wins) == ROUNDS

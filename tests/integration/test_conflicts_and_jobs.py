@@ -198,16 +198,15 @@ def test_same_job_delivered_twice_has_one_effect(uid: str) -> None:
 
 
 def test_out_of_order_delivery_of_two_plan_changes_applies_in_submission_order(uid: str) -> None:
-    from producers.client import Client, JobRequest
+    from producers.client import JobRequest
+    from shared.settings import get_settings
+    from tests.domain_support import record
+    from worker.executor import run_delivery
 
     doctor = f"o-{uid}"
     first = plan_payload(doctor, days={"mon": [{"start": "08:00", "end": "10:00"}]})
     second = plan_payload(doctor, days={"mon": [{"start": "14:00", "end": "16:00"}]})
-    a, b = Client().submit_many(
-        [JobRequest("set_working_plan", first), JobRequest("set_working_plan", second)]
-    )
-    from shared.settings import get_settings
-    from worker.executor import run_delivery
+    a, b = record([JobRequest("set_working_plan", first), JobRequest("set_working_plan", second)])
 
     # The later job arrives first: it waits for its predecessor instead of applying.
     assert run_delivery(uuid.UUID(b.id), get_settings()).action == "wait"
