@@ -228,4 +228,17 @@ def get_job(job_id: str | uuid.UUID) -> JobView:
     return _client().get_job(job_id)
 
 
-__all__ = ["Client", "JobRequest", "JobView", "SchedqError", "get_job", "submit", "submit_many"]
+def availability(doctor_id: str, start: date | datetime, end: date | datetime) -> dict[str, Any]:
+    return _client().availability(doctor_id, start, end)
+
+
+__all__ = [
+    "Client",
+    "JobRequest",
+    "JobView",
+    "SchedqError",
+    "availability",
+    "get_job",
+    "submit",
+    "submit_many",
+]

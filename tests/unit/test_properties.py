@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, assume, given, settings
@@ -135,7 +136,9 @@ def test_offered_slots_avoid_breaks_exceptions_and_respect_capacity(
     break_spans = [
         (local_instant(day, a, inputs.zone), local_instant(day, b, inputs.zone)) for a, b in breaks
     ]
-    for slot in availability(inputs, lo, hi):
+    offered = availability(inputs, lo, hi)
+    assert all(a.end <= b.start for a, b in pairwise(offered))
+    for slot in offered:
         span = (slot.start, slot.end)
         # Time in a break (or on a holiday) is offered only where override_open reopened it.
         for brk in break_spans:
