@@ -112,6 +112,9 @@ def test_exception_over_booked_appointments(uid: str, strategy: str) -> None:
 
 def test_holidays_and_plan_change_over_bookings(uid: str) -> None:
     doctor, ids = doctor_with_bookings(uid, ["08:00"])
+    tuesday = book(doctor, "2026-01-06T08:00:00+01:00", ref="p-tue")
+    assert tuesday.status == "succeeded" and tuesday.result is not None
+    ids.append(tuesday.result["appointment_id"])
     holidays = {
         "calendar": f"cal-{uid}",
         "dates": [{"date": MONDAY, "name": "Test day"}],
@@ -119,20 +122,33 @@ def test_holidays_and_plan_change_over_bookings(uid: str) -> None:
     }
     rejected = apply("set_holidays", holidays)
     assert rejected.status == "rejected" and rejected.error is not None
-    assert rejected.error["details"]["conflicts"][0]["reasons"] == ["APPOINTMENT_ON_HOLIDAY"]
+    assert rejected.error["details"]["conflicts"] == [
+        {
+            "appointment_id": ids[0],
+            "starts_at": "2026-01-05T07:00:00+00:00",
+            "ends_at": "2026-01-05T07:15:00+00:00",
+            "reasons": ["APPOINTMENT_ON_HOLIDAY"],
+        }
+    ]
     flagged = apply("set_holidays", {**holidays, "on_conflict": "flag"})
     assert flagged.status == "succeeded", flagged.error
-    assert rows(ids)[0].needs_reschedule is True
-    # A new plan from that Monday without Mondays strands the booking too.
-    no_monday = plan_payload(
-        doctor, valid_from=MONDAY, days={"tue": [{"start": "08:00", "end": "12:00"}]}
+    assert [a.needs_reschedule for a in rows(ids)] == [True, False]
+    # A new plan from that Monday without Tuesdays strands Tuesday's booking; Monday's is
+    # already flagged, so it is not a conflict again.
+    no_tuesday = plan_payload(
+        doctor, valid_from=MONDAY, days={"mon": [{"start": "08:00", "end": "12:00"}]}
     )
-    view = apply("set_working_plan", no_monday)
+    view = apply("set_working_plan", no_tuesday)
     assert view.status == "rejected" and view.error is not None
-    assert view.error["details"]["conflicts"][0]["reasons"] == ["APPOINTMENT_ON_HOLIDAY"]
-    forced = apply("set_working_plan", {**no_monday, "on_conflict": "force"})
+    assert [(c["appointment_id"], c["reasons"]) for c in view.error["details"]["conflicts"]] == [
+        (ids[1], ["APPOINTMENT_OUTSIDE_WORKING_TIME"])
+    ]
+    forced = apply("set_working_plan", {**no_tuesday, "on_conflict": "force"})
     assert forced.status == "succeeded", forced.error
-    assert rows(ids)[0].status == "cancelled"
+    assert [(a.status, a.needs_reschedule) for a in rows(ids)] == [
+        ("booked", True),
+        ("cancelled", False),
+    ]
 
 
 def test_override_open_then_remove_it_with_a_booking_inside(uid: str) -> None:

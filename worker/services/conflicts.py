@@ -89,9 +89,13 @@ def settle(
     start: datetime,
     end: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Find appointments in ``[start, end)`` the (already applied) change conflicts with."""
+    """Find appointments in ``[start, end)`` the (already applied) change conflicts with.
+
+    Appointments already flagged ``needs_reschedule`` are known conflicts in someone's hands:
+    they neither block a later change nor get flagged or cancelled again.
+    """
     uow.session.flush()
-    rows = active_appointments(uow, doctor.id, start, end)
+    rows = [r for r in active_appointments(uow, doctor.id, start, end) if not r.needs_reschedule]
     if not rows:
         return []
     bookings = [booking_of(r) for r in rows]
