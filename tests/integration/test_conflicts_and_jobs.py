@@ -234,3 +234,19 @@ def test_out_of_order_delivery_of_two_plan_changes_applies_in_submission_order(u
         ).one()
         assert stored.weekdays == {"mon": [{"start": "14:00", "end": "16:00"}]}
         assert stored.job_id == b.id
+
+
+def test_exception_id_taken_and_unknown_doctor(uid: str) -> None:
+    doctor, _ = doctor_with_bookings(uid, [])
+    payload = {
+        "doctor_id": doctor,
+        "exception_id": "conf",
+        "kind": "conference",
+        "days": {"first": "2026-02-02", "last": "2026-02-03"},
+    }
+    assert apply("add_exception", payload).status == "succeeded"
+    again = apply("add_exception", payload)
+    assert again.error is not None
+    assert [v["code"] for v in again.error["details"]["violations"]] == ["EXCEPTION_ID_TAKEN"]
+    nobody = apply("add_exception", {**payload, "doctor_id": f"nobody-{uid}"})
+    assert nobody.error is not None and nobody.error["code"] == "DOCTOR_NOT_FOUND"

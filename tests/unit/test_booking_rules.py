@@ -130,3 +130,27 @@ def test_conflicts_name_the_reason() -> None:
         ("a", ("APPOINTMENT_IN_EXCEPTION",)),
         ("b", ("SEAT_BEYOND_CAPACITY",)),
     ]
+
+
+def test_appointment_longer_than_twelve_hours() -> None:
+    assert "APPOINTMENT_TOO_LONG" in check_codes(inputs(), at(8), at(21))
+
+
+def test_patient_reference_is_opaque_and_instants_need_an_offset() -> None:
+    import pytest
+
+    from shared.domain.appointments import BookAppointmentPayload
+    from shared.errors import SchedqError
+    from shared.payloads import parse_payload
+
+    base = {"doctor_id": "d", "starts_at": "2026-01-05T08:00:00+01:00", "patient_ref": "p-1"}
+    parse_payload(BookAppointmentPayload, {**base, "ends_at": "2026-01-05T08:15:00+01:00"})
+    with pytest.raises(SchedqError) as err:
+        parse_payload(
+            BookAppointmentPayload,
+            {**base, "patient_ref": "Jane Doe", "ends_at": "2026-01-05T08:15:00"},
+        )
+    assert [(v["code"], v["path"]) for v in err.value.details["violations"]] == [
+        ("OFFSET_REQUIRED", "ends_at"),
+        ("VALUE_FORMAT", "patient_ref"),
+    ]

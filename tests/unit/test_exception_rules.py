@@ -84,3 +84,20 @@ def test_holiday_calendar_duplicates() -> None:
         ("HOLIDAY_DATE_DUPLICATE", "dates[1].date"),
         ("DOCTOR_DUPLICATE", "doctor_ids[1]"),
     ]
+
+
+def test_local_range_must_not_carry_an_offset() -> None:
+    from shared.errors import SchedqError
+    from shared.payloads import parse_payload
+
+    payload = {
+        "doctor_id": "d",
+        "exception_id": "e",
+        "kind": "conference",
+        "range": {"start": "2026-01-05T08:00:00+01:00", "end": "2026-01-05T12:00"},
+    }
+    try:
+        parse_payload(AddExceptionPayload, payload)
+    except SchedqError as exc:
+        violations = exc.details["violations"]
+    assert [(v["code"], v["path"]) for v in violations] == [("OFFSET_NOT_ALLOWED", "range.start")]
