@@ -21,6 +21,7 @@ from shared.domain.timeline import (
     Interval,
     clip,
     day_bounds,
+    days_between,
     local_day,
     merge,
     overlaps,
@@ -65,6 +66,9 @@ class ScheduleInputs:
     appointments: tuple[Booking, ...] = ()
     external_busy: tuple[Interval, ...] = ()
     _windows: dict[date, list[Interval]] = field(default_factory=dict, compare=False, repr=False)
+    # Appointments by every local day they touch (built once): slot checks look at a few days'
+    # appointments instead of all of them.
+    _by_day: dict[date, list[Booking]] = field(default_factory=dict, compare=False, repr=False)
 
     def open_windows(self, day: date) -> list[Interval]:
         """Working time of one local day, merged, before closures are taken out."""
@@ -96,11 +100,16 @@ class ScheduleInputs:
             1 for a in self.appointments if a.id != exclude and local_day(a.start, self.zone) == day
         )
 
+    def _near(self, span: Interval) -> set[Booking]:
+        if self.appointments and not self._by_day:
+            for appt in self.appointments:
+                for day in days_between(appt.start, appt.end, self.zone):
+                    self._by_day.setdefault(day, []).append(appt)
+        return {a for day in days_between(*span, self.zone) for a in self._by_day.get(day, [])}
+
     def busy_seats(self, span: Interval, exclude: str | None = None) -> set[int]:
         return {
-            a.seat
-            for a in self.appointments
-            if a.id != exclude and overlaps((a.start, a.end), span)
+            a.seat for a in self._near(span) if a.id != exclude and overlaps((a.start, a.end), span)
         }
 
 
