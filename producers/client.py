@@ -13,12 +13,14 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
+from shared.availability_cache import AvailabilityCache
 from shared.broker import Envelope, producer_app, publish
 from shared.db.ledger import TERMINAL_STATUSES, Job
 from shared.db.uow import UnitOfWork
@@ -91,6 +93,7 @@ class Client:
         self.settings = settings or get_settings()
         self.submitter = submitter[:100]
         self._app = producer_app(self.settings)
+        self._cache: AvailabilityCache | None = None
 
     def _row(self, req: JobRequest) -> dict[str, Any]:
         kind = get_kind(req.kind)
@@ -178,6 +181,16 @@ class Client:
                 raise not_found("job", str(job_id))
             return _view(job)
 
+    def availability(
+        self, doctor_id: str, start: date | datetime, end: date | datetime
+    ) -> dict[str, Any]:
+        """Free slots with remaining capacity (cached by schedule version; never stale)."""
+        from shared.availability import get_availability
+
+        if self._cache is None:
+            self._cache = AvailabilityCache(self.settings.broker_url)
+        return get_availability(self._cache, doctor_id, start, end)
+
     def wait(self, job_id: str, timeout: float = 30.0, poll: float = 0.1) -> JobView:
         """Poll the ledger until the job is terminal (succeeded, rejected or dead)."""
         deadline = time.monotonic() + timeout
@@ -215,4 +228,17 @@ def get_job(job_id: str | uuid.UUID) -> JobView:
     return _client().get_job(job_id)
 
 
-__all__ = ["Client", "JobRequest", "JobView", "SchedqError", "get_job", "submit", "submit_many"]
+def availability(doctor_id: str, start: date | datetime, end: date | datetime) -> dict[str, Any]:
+    return _client().availability(doctor_id, start, end)
+
+
+__all__ = [
+    "Client",
+    "JobRequest",
+    "JobView",
+    "SchedqError",
+    "availability",
+    "get_job",
+    "submit",
+    "submit_many",
+]

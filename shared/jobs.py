@@ -10,6 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from shared.domain.appointments import (
+    BookAppointmentPayload,
+    CancelAppointmentPayload,
+    RescheduleAppointmentPayload,
+)
+from shared.domain.exceptions import AddExceptionPayload, RemoveExceptionPayload
+from shared.domain.holidays import SetHolidaysPayload
 from shared.domain.plan import WorkingPlanPayload
 from shared.errors import unknown_kind
 from shared.payloads import Payload
@@ -46,7 +53,18 @@ def register(kind: JobKind) -> JobKind:
     return kind
 
 
+def _holiday_calendar(payload: Payload) -> str | None:
+    # A calendar's jobs apply in order; the service also locks each doctor it touches.
+    return f"holidays:{getattr(payload, 'calendar', '')}"
+
+
 register(JobKind("set_working_plan", WorkingPlanPayload, "schedule", _doctor))
+register(JobKind("add_exception", AddExceptionPayload, "schedule", _doctor))
+register(JobKind("remove_exception", RemoveExceptionPayload, "schedule", _doctor))
+register(JobKind("set_holidays", SetHolidaysPayload, "schedule", _holiday_calendar))
+register(JobKind("book_appointment", BookAppointmentPayload, "schedule", _doctor))
+register(JobKind("cancel_appointment", CancelAppointmentPayload, "schedule", _doctor))
+register(JobKind("reschedule_appointment", RescheduleAppointmentPayload, "schedule", _doctor))
 
 
 def get_kind(name: str) -> JobKind:

@@ -34,6 +34,8 @@ _CODES = {
     "string_pattern_mismatch": "VALUE_FORMAT",
     "literal_error": "VALUE_NOT_ALLOWED",
     "enum": "VALUE_NOT_ALLOWED",
+    "timezone_aware": "OFFSET_REQUIRED",
+    "timezone_naive": "OFFSET_NOT_ALLOWED",
 }
 
 

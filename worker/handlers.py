@@ -7,10 +7,16 @@ from typing import Any
 
 from shared.db.uow import UnitOfWork
 from worker.context import JobContext
-from worker.services import plans
+from worker.services import appointments, exceptions, holidays, plans
 
 Handler = Callable[[UnitOfWork, JobContext, Any], dict[str, Any]]
 
 HANDLERS: dict[str, Handler] = {
     "set_working_plan": plans.set_working_plan,
+    "add_exception": exceptions.add_exception,
+    "remove_exception": exceptions.remove_exception,
+    "set_holidays": holidays.set_holidays,
+    "book_appointment": appointments.book_appointment,
+    "cancel_appointment": appointments.cancel_appointment,
+    "reschedule_appointment": appointments.reschedule_appointment,
 }

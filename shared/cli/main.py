@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from shared.cli.availability import availability as availability_command
 from shared.cli.output import console, emit_json, job_table, show_error
 from shared.errors import Category, SchedqError, Severity
 
@@ -152,6 +153,9 @@ def demo(
     from shared.cli.demo import run_demo
 
     raise typer.Exit(run_demo(data_dir, doctors, flower_port, keep_seconds))
+
+
+app.command("availability")(availability_command)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     SmallInteger,
     String,
     func,
@@ -56,8 +57,17 @@ class WorkingPlan(Base):
     weekdays: Mapped[dict[str, Any]] = mapped_column(JSONB)
     job_id: Mapped[str] = mapped_column(String(36))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Added by migration 0002: parallel seats per slot and an optional cap per local day.
+    capacity_per_slot: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    capacity_per_day: Mapped[int | None] = mapped_column(Integer)
 
-    __table_args__ = (CheckConstraint("slot_minutes BETWEEN 5 AND 480", name="slot_minutes_range"),)
+    __table_args__ = (
+        CheckConstraint("slot_minutes BETWEEN 5 AND 480", name="slot_minutes_range"),
+        CheckConstraint("capacity_per_slot BETWEEN 1 AND 50", name="capacity_per_slot_range"),
+        CheckConstraint(
+            "capacity_per_day IS NULL OR capacity_per_day >= 1", name="capacity_per_day_positive"
+        ),
+    )
 
 
 # FHIR Appointment.status codes; the "active" ones hold their time (the exclusion constraint).

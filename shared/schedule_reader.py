@@ -1,0 +1,97 @@
+"""Read one doctor's schedule from PostgreSQL into the pure ``ScheduleInputs`` (I/O lives here).
+
+Workers (re-validating a change inside its transaction) and the availability reader use the same
+loader, so a write and a read never disagree about what the schedule is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from shared.db.domain import DoctorHolidayCalendar, HolidayDate, ScheduleException
+from shared.db.schedule import ACTIVE_APPOINTMENT_STATUSES, Appointment, Doctor, WorkingPlan
+from shared.db.uow import UnitOfWork
+from shared.domain.plan import WorkingPlanPayload
+from shared.domain.schedule import Booking, Closure, ScheduleInputs
+
+# Rules look at whole local days around a range (per-day capacity, windows crossing UTC dates).
+MARGIN = timedelta(days=2)
+
+
+def load_external_busy(
+    uow: UnitOfWork, doctor_id: str, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """Busy time imported from the doctor's external calendars, overlapping ``[start, end)``.
+
+    The calendar-sync work keeps those intervals in its own table on another branch; the
+    integrator points this one function at it. Until then a doctor has no external busy time.
+    """
+    return []
+
+
+def plan_from_row(row: WorkingPlan, time_zone: str) -> WorkingPlanPayload:
+    return WorkingPlanPayload.model_validate(
+        {
+            "doctor_id": row.doctor_id,
+            "time_zone": time_zone,
+            "valid_from": row.valid_from,
+            "slot_minutes": row.slot_minutes,
+            "weekdays": row.weekdays,
+            "capacity_per_slot": row.capacity_per_slot,
+            "capacity_per_day": row.capacity_per_day,
+        }
+    )
+
+
+def active_appointments(
+    uow: UnitOfWork, doctor_id: str, start: datetime, end: datetime | None = None
+) -> list[Appointment]:
+    query = select(Appointment).where(
+        Appointment.doctor_id == doctor_id,
+        Appointment.status.in_(ACTIVE_APPOINTMENT_STATUSES),
+        Appointment.ends_at > start,
+    )
+    if end is not None:
+        query = query.where(Appointment.starts_at < end)
+    return list(uow.session.scalars(query.order_by(Appointment.starts_at, Appointment.id)))
+
+
+def booking_of(row: Appointment) -> Booking:
+    return Booking(str(row.id), row.starts_at, row.ends_at, row.seat)
+
+
+def load_inputs(uow: UnitOfWork, doctor: Doctor, start: datetime, end: datetime) -> ScheduleInputs:
+    zone = ZoneInfo(doctor.time_zone)
+    lo, hi = start - MARGIN, end + MARGIN
+    plans = uow.session.scalars(
+        select(WorkingPlan)
+        .where(WorkingPlan.doctor_id == doctor.id)
+        .order_by(WorkingPlan.valid_from)
+    )
+    exceptions = uow.session.scalars(
+        select(ScheduleException).where(
+            ScheduleException.doctor_id == doctor.id,
+            ScheduleException.ends_at > lo,
+            ScheduleException.starts_at < hi,
+        )
+    )
+    holidays = uow.session.scalars(
+        select(HolidayDate.day)
+        .join(DoctorHolidayCalendar, DoctorHolidayCalendar.calendar == HolidayDate.calendar)
+        .where(
+            DoctorHolidayCalendar.doctor_id == doctor.id,
+            HolidayDate.day >= lo.astimezone(zone).date(),
+            HolidayDate.day <= hi.astimezone(zone).date(),
+        )
+    )
+    return ScheduleInputs(
+        zone=zone,
+        plans=tuple(plan_from_row(p, doctor.time_zone) for p in plans),
+        exceptions=tuple(Closure(e.starts_at, e.ends_at, e.kind, e.id) for e in exceptions),
+        holidays=frozenset(holidays),
+        appointments=tuple(booking_of(a) for a in active_appointments(uow, doctor.id, lo, hi)),
+        external_busy=tuple(load_external_busy(uow, doctor.id, lo, hi)),
+    )

@@ -1,0 +1,156 @@
+"""The booking rule and availability on hand-made schedules (no database)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.domain.booking import availability, check_booking
+from shared.domain.conflicts import find_conflicts
+from shared.domain.plan import WorkingPlanPayload
+from shared.domain.schedule import Booking, Closure, ScheduleInputs
+
+BERLIN = ZoneInfo("Europe/Berlin")
+MONDAY = date(2026, 1, 5)
+
+
+def at(hour: int, minute: int = 0, day: date = MONDAY) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=BERLIN).astimezone(UTC)
+
+
+def inputs(**kw: Any) -> ScheduleInputs:
+    plan_extra = kw.pop("plan", {})
+    shift = {"start": "08:00", "end": "12:00", "breaks": [{"start": "10:00", "end": "10:30"}]}
+    plan = WorkingPlanPayload.model_validate(
+        {
+            "doctor_id": "d",
+            "time_zone": "Europe/Berlin",
+            "valid_from": "2026-01-01",
+            "slot_minutes": 30,
+            "weekdays": {"mon": [shift]},
+            **plan_extra,
+        }
+    )
+    return ScheduleInputs(zone=BERLIN, plans=(plan,), **kw)
+
+
+def check_codes(
+    s: ScheduleInputs, start: datetime, end: datetime, exclude: str | None = None
+) -> list[str]:
+    return [v.code for v in check_booking(s, start, end, exclude).violations]
+
+
+def test_booking_inside_working_time_gets_seat_one() -> None:
+    result = check_booking(inputs(), at(8), at(8, 30))
+    assert result.violations == [] and result.seat == 1
+
+
+def test_outside_working_time_in_a_break_or_across_it() -> None:
+    s = inputs()
+    assert check_codes(s, at(7, 30), at(8)) == ["APPOINTMENT_OUTSIDE_WORKING_TIME"]
+    assert check_codes(s, at(10), at(10, 30)) == ["APPOINTMENT_OUTSIDE_WORKING_TIME"]
+    assert check_codes(s, at(9, 45), at(10, 15)) == ["APPOINTMENT_OUTSIDE_WORKING_TIME"]
+    assert check_codes(s, at(9), at(9)) == ["APPOINTMENT_END_NOT_AFTER_START"]
+
+
+def test_before_the_plan_is_valid_there_is_no_working_time() -> None:
+    earlier = MONDAY - timedelta(days=7 * 52)
+    assert check_codes(inputs(), at(8, day=earlier), at(8, 30, day=earlier)) == [
+        "APPOINTMENT_OUTSIDE_WORKING_TIME"
+    ]
+
+
+def test_holiday_and_exception_and_external_busy() -> None:
+    assert check_codes(inputs(holidays=frozenset({MONDAY})), at(8), at(8, 30)) == [
+        "APPOINTMENT_ON_HOLIDAY"
+    ]
+    vacation = Closure(at(0), at(0, day=MONDAY + timedelta(days=1)), "vacation", "v1")
+    assert check_codes(inputs(exceptions=(vacation,)), at(8), at(8, 30)) == [
+        "APPOINTMENT_IN_EXCEPTION"
+    ]
+    busy = (at(8, 15), at(8, 45))
+    assert check_codes(inputs(external_busy=(busy,)), at(8), at(8, 30)) == [
+        "APPOINTMENT_EXTERNAL_BUSY"
+    ]
+
+
+def test_override_open_adds_time_even_on_a_holiday_but_closures_win() -> None:
+    opened = Closure(at(14), at(16), "override_open", "o1")
+    s = inputs(exceptions=(opened,), holidays=frozenset({MONDAY}))
+    assert check_codes(s, at(14), at(14, 30)) == []
+    assert [x.start for x in availability(s, at(0), at(23))] == [
+        at(14),
+        at(14, 30),
+        at(15),
+        at(15, 30),
+    ]
+    closed = Closure(at(15), at(16), "override_close", "c1")
+    s = inputs(exceptions=(opened, closed))
+    assert check_codes(s, at(15), at(15, 30)) == ["APPOINTMENT_IN_EXCEPTION"]
+
+
+def test_overlap_with_capacity_one_and_seats_with_capacity_two() -> None:
+    booked = (Booking("a", at(8), at(8, 30), 1),)
+    assert check_codes(inputs(appointments=booked), at(8, 15), at(8, 45)) == ["APPOINTMENT_OVERLAP"]
+    assert check_codes(inputs(appointments=booked), at(8, 30), at(9)) == []  # half-open ranges
+    two = inputs(appointments=booked, plan={"capacity_per_slot": 2})
+    assert check_booking(two, at(8), at(8, 30)).seat == 2
+    full = inputs(
+        appointments=(*booked, Booking("b", at(8), at(8, 30), 2)), plan={"capacity_per_slot": 2}
+    )
+    assert check_codes(full, at(8), at(8, 30)) == ["SLOT_CAPACITY_REACHED"]
+
+
+def test_day_capacity() -> None:
+    booked = (Booking("a", at(8), at(8, 30)), Booking("b", at(9), at(9, 30)))
+    s = inputs(appointments=booked, plan={"capacity_per_day": 2})
+    assert check_codes(s, at(11), at(11, 30)) == ["DAY_CAPACITY_REACHED"]
+    assert availability(s, at(0), at(23)) == []
+    assert check_codes(s, at(11), at(11, 30), exclude="a") == []  # moving one of them is fine
+
+
+def test_reschedule_does_not_collide_with_itself() -> None:
+    s = inputs(appointments=(Booking("a", at(8), at(8, 30)),))
+    assert check_codes(s, at(8, 15), at(8, 45), exclude="a") == []
+
+
+def test_availability_lists_remaining_capacity() -> None:
+    booked = (Booking("a", at(8), at(8, 30), 1),)
+    slots = availability(inputs(appointments=booked, plan={"capacity_per_slot": 3}), at(0), at(23))
+    assert [(x.start, x.remaining) for x in slots[:2]] == [(at(8), 2), (at(8, 30), 3)]
+    assert len(slots) == 7  # 08:00-10:00 and 10:30-12:00 in 30-minute slots
+
+
+def test_conflicts_name_the_reason() -> None:
+    booked = [Booking("a", at(8), at(8, 30), 1), Booking("b", at(9), at(9, 30), 2)]
+    vacation = Closure(at(8), at(8, 30), "sick_leave", "s1")
+    found = find_conflicts(inputs(exceptions=(vacation,)), booked)
+    assert [(c.booking.id, c.reasons) for c in found] == [
+        ("a", ("APPOINTMENT_IN_EXCEPTION",)),
+        ("b", ("SEAT_BEYOND_CAPACITY",)),
+    ]
+
+
+def test_appointment_longer_than_twelve_hours() -> None:
+    assert "APPOINTMENT_TOO_LONG" in check_codes(inputs(), at(8), at(21))
+
+
+def test_patient_reference_is_opaque_and_instants_need_an_offset() -> None:
+    import pytest
+
+    from shared.domain.appointments import BookAppointmentPayload
+    from shared.errors import SchedqError
+    from shared.payloads import parse_payload
+
+    base = {"doctor_id": "d", "starts_at": "2026-01-05T08:00:00+01:00", "patient_ref": "p-1"}
+    parse_payload(BookAppointmentPayload, {**base, "ends_at": "2026-01-05T08:15:00+01:00"})
+    with pytest.raises(SchedqError) as err:
+        parse_payload(
+            BookAppointmentPayload,
+            {**base, "patient_ref": "Jane Doe", "ends_at": "2026-01-05T08:15:00"},
+        )
+    assert [(v["code"], v["path"]) for v in err.value.details["violations"]] == [
+        ("OFFSET_REQUIRED", "ends_at"),
+        ("VALUE_FORMAT", "patient_ref"),
+    ]
