@@ -136,8 +136,8 @@ def flower(
     argv = ["flower", f"--port={port}", f"--address={address}"]
     if settings.flower_basic_auth:
         argv.append(f"--basic-auth={settings.flower_basic_auth}")
-    elif settings.env == "production":
-        console.print("[red]SCHEDQ_FLOWER_BASIC_AUTH is required in production[/]")
+    elif settings.env != "development":
+        console.print("[red]SCHEDQ_FLOWER_BASIC_AUTH is required outside development[/]")
         raise typer.Exit(2)
     celery_app.start(argv)
 
@@ -157,6 +157,11 @@ def demo(
     from shared.cli.demo import run_demo
 
     raise typer.Exit(run_demo(data_dir, doctors, flower_port, keep_seconds))
+
+
+from shared.cli import ops as _ops  # noqa: E402  (beat, exporter, stats, health)
+
+_ops.register(app)
 
 
 def main() -> None:
