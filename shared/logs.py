@@ -66,6 +66,18 @@ class JobContextFilter(logging.Filter):
         return True
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at emit time (test runners swap and close it)."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def json_formatter() -> JsonFormatter:
     return JsonFormatter(
         ["asctime", "levelname", "name", "message"],
@@ -76,7 +88,7 @@ def json_formatter() -> JsonFormatter:
 
 def configure_logging(settings: Settings, service: str, level: str | None = None) -> None:
     """Replace the root handlers with one stderr handler (JSON unless SCHEDQ_LOG_FORMAT=text)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.addFilter(JobContextFilter(service))
     if settings.log_format == "json":
         handler.setFormatter(json_formatter())

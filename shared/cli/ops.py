@@ -118,7 +118,16 @@ def health_ready(
     _report(list(ready(get_settings(), timeout, workers)), as_json)
 
 
+def _json_logs() -> None:
+    """Every command logs JSON lines to stderr (workers and beat reconfigure for themselves)."""
+    from shared.logs import configure_logging
+    from shared.settings import get_settings
+
+    configure_logging(get_settings(), "cli")
+
+
 def register(app: typer.Typer) -> None:
+    app.callback()(_json_logs)
     app.command()(beat)
     app.command()(exporter)
     app.command()(stats)
