@@ -81,7 +81,8 @@ def workers(settings: Settings, timeout: float, node: str | None = None) -> Chec
 
     def probe() -> str:
         app = producer_app(settings)
-        replies = app.control.ping(destination=[node] if node else None, timeout=timeout)
+        # limit=1: one answer is enough, so a healthy system answers without waiting out timeout.
+        replies = app.control.ping(destination=[node] if node else None, timeout=timeout, limit=1)
         if not replies:
             raise RuntimeError(f"no worker answered{f' as {node}' if node else ''}")
         return f"{len(replies)} answering"
