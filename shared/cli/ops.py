@@ -118,12 +118,13 @@ def health_ready(
     _report(list(ready(get_settings(), timeout, workers)), as_json)
 
 
-def _json_logs() -> None:
+def _json_logs(ctx: typer.Context) -> None:
     """Every command logs JSON lines to stderr (workers and beat reconfigure for themselves)."""
     from shared.logs import configure_logging
     from shared.settings import get_settings
 
-    configure_logging(get_settings(), "cli")
+    command = ctx.invoked_subcommand or "cli"
+    configure_logging(get_settings(), {"submit": "producer"}.get(command, command))
 
 
 def register(app: typer.Typer) -> None:

@@ -30,7 +30,7 @@ def test_producer_logs_the_accepted_job_with_its_correlation_id(
     accepted = [line for line in lines if line["message"] == "job accepted"]
     assert accepted and accepted[0]["job_id"] == job_id
     assert accepted[0]["correlation_id"] == f"corr-{uid}"
-    assert accepted[0]["service"] == "cli" and accepted[0]["level"] == "INFO"
+    assert accepted[0]["service"] == "producer" and accepted[0]["level"] == "INFO"
 
 
 def test_job_fields_follow_the_thread_that_runs_the_job() -> None:
