@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 import redis as redis_lib
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete
 
 from producers.client import Client
 from shared.db.ledger import Job
 from shared.db.uow import UnitOfWork
 from shared.ops.exporter import GlobalCollector
+from shared.processes import free_port, spawn, stop
 from shared.settings import Settings
 from tests.e2e.test_spine import plan
 
@@ -70,3 +75,29 @@ def test_unreachable_broker_marks_its_sources_down(database_url: str) -> None:
     found = gauges(GlobalCollector(settings, ping_timeout=0.2))
     assert found[("schedq_exporter_source_up", (("source", "broker"),))] == 0
     assert found[("schedq_exporter_source_up", (("source", "ledger"),))] == 1
+
+
+def test_exporter_process_serves_parsable_gauges(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    proc = spawn(["shared.cli.main", "exporter", "--port", str(port)], {}, tmp_path / "exp.log")
+    try:
+        text = ""
+        for _ in range(50):
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        names = {family.name for family in text_string_to_metric_families(text)}
+    finally:
+        stop(proc)
+    assert {
+        "schedq_queue_depth",
+        "schedq_oldest_queued_job_age_seconds",
+        "schedq_ledger_jobs",
+        "schedq_dead_letter_depth",
+        "schedq_workers_up",
+        "schedq_exporter_source_up",
+    } <= names, (tmp_path / "exp.log").read_text()
