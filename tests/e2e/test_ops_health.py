@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,8 @@ def private_pg() -> Iterator[PrivatePostgres]:
         yield pg
     finally:
         pg.server._cleanup()
+        # Already stopped: its exit hook would only log after pytest has closed the streams.
+        atexit.unregister(pg.server._cleanup)
         shutil.rmtree(root, ignore_errors=True)
 
 
