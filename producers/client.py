@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -28,6 +29,8 @@ from shared.errors import SchedqError, idempotency_conflict, not_found
 from shared.jobs import get_kind
 from shared.payloads import parse_payload, schema_error
 from shared.settings import Settings, get_settings
+
+log = logging.getLogger("schedq.producer")
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,15 @@ class Client:
     def _publish(self, envelopes: list[Envelope]) -> None:
         # If this fails the jobs stay queued in the ledger; the reconciler republishes them.
         publish(self._app, envelopes)
+        for env in envelopes:
+            log.info(
+                "job accepted",
+                extra={
+                    "job_id": env.job_id,
+                    "correlation_id": env.correlation_id,
+                    "task_name": env.task_name,
+                },
+            )
 
     @staticmethod
     def _existing(uow: UnitOfWork, row: dict[str, Any]) -> Job:

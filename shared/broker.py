@@ -40,7 +40,8 @@ def publish(app: Celery, envelopes: Iterable[Envelope], countdown: float | None 
                 routing_key=env.queue,
                 producer=producer,
                 countdown=countdown,
-                headers={"correlation_id": env.correlation_id},
+                # Not "correlation_id": Celery overwrites that with the AMQP property (task id).
+                headers={"schedq_correlation_id": env.correlation_id},
                 # The ledger id doubles as the Celery task id: Flower shows the job id.
                 task_id=env.job_id,
             )

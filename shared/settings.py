@@ -49,7 +49,11 @@ class Settings(BaseSettings):
     reconcile_after_seconds: int = Field(120, ge=1)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
     flower_basic_auth: str | None = None
+    # Port of a worker node's Prometheus endpoint (0 = none); `schedq worker --metrics-port`.
+    metrics_port: int = Field(0, ge=0, le=65535)
+    metrics_address: str = "127.0.0.1"
 
     @field_validator("database_url")
     @classmethod

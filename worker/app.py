@@ -11,13 +11,15 @@ from shared.celery_config import celery_config
 from shared.db.base import dispose_engines
 from shared.jobs import KINDS
 from shared.settings import get_settings
-from worker import startup_checks
+from worker import log_hooks, metrics_hooks, startup_checks
 from worker.tasks.base import register_job_task
 
 settings = get_settings()
 app = Celery("schedq")
 app.conf.update(celery_config(settings))
 
+# Signal receivers: JSON logs with job context, Prometheus metrics (imported for their effect).
+_HOOKS = (log_hooks, metrics_hooks)
 TASKS = {name: register_job_task(app, kind) for name, kind in KINDS.items()}
 
 

@@ -12,6 +12,7 @@ Per delivery:
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -39,18 +40,22 @@ class Decision:
     countdown: float | None = None
     error: SchedqError | None = None
     kind: str | None = None
+    # The handler's result (succeeded only): metrics hooks read counts from it.
+    result: dict[str, Any] | None = None
 
 
 def backoff(settings: Settings, attempt: int, retry_after: float | None = None) -> float:
     """Full-jitter exponential backoff, capped; a provider's Retry-After wins when longer."""
-    delay = float(
+    ceiling = float(
         get_exponential_backoff_interval(
             factor=settings.retry_backoff_base,
             retries=attempt,
             maximum=int(settings.retry_backoff_cap),
-            full_jitter=True,
+            full_jitter=False,
         )
     )
+    # Celery's own full jitter calls randrange(), which refuses a fractional base (e.g. 0.2).
+    delay = random.uniform(0, ceiling)
     if retry_after is not None:
         delay = max(delay, min(retry_after, settings.retry_backoff_cap))
     return min(delay, settings.retry_backoff_cap)
@@ -116,7 +121,7 @@ def _apply(
         result = handler(uow, ctx, parsed)
         ledger_ops.finish(uow, ctx.job_id, "succeeded", result=result)
         uow.commit()
-    return Decision("succeeded", kind=ctx.kind)
+    return Decision("succeeded", kind=ctx.kind, result=result)
 
 
 def _conclude(

@@ -13,6 +13,7 @@ from rich.table import Table
 from shared.cli.output import console
 from shared.cli.workload import invalid_plans, shape_errors, valid_plan
 from shared.errors import SchedqError
+from shared.ops.metrics_dir import prepare as prepare_metrics_dir
 from shared.processes import celery_worker_args, free_port, spawn, stop, wait_for_http
 
 
@@ -40,10 +41,24 @@ def run_demo(data_dir: Path, doctors: int, flower_port: int, keep_seconds: float
         from shared.settings import get_settings
 
         upgrade_to_head(get_settings().database_url)
+        metrics_port, exporter_port = free_port(), free_port()
+        worker_env = {
+            **env,
+            "PROMETHEUS_MULTIPROC_DIR": str(prepare_metrics_dir(data_dir / "metrics", False)),
+            "SCHEDQ_METRICS_PORT": str(metrics_port),
+        }
         worker = spawn(
-            celery_worker_args("schedule,calendar", 2, "demo@%h"), env, data_dir / "worker.log"
+            celery_worker_args("schedule,calendar", 2, "demo@%h"),
+            worker_env,
+            data_dir / "worker.log",
         )
         stack.callback(stop, worker)
+        exporter = spawn(
+            ["shared.cli.main", "exporter", "--port", str(exporter_port)],
+            env,
+            data_dir / "exporter.log",
+        )
+        stack.callback(stop, exporter)
         port = flower_port or free_port()
         flower = spawn(
             ["celery", "-A", "worker.app", "flower", f"--port={port}", "--address=127.0.0.1"],
@@ -55,6 +70,11 @@ def run_demo(data_dir: Path, doctors: int, flower_port: int, keep_seconds: float
             console.print(f"Flower: http://127.0.0.1:{port}/  (worker log: {data_dir}/worker.log)")
         else:
             console.print(f"[yellow]Flower did not answer; see {data_dir}/flower.log[/]")
+        metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        note = "" if wait_for_http(metrics_url) else f" (not answering; see {data_dir}/worker.log)"
+        console.print(f"Prometheus: worker metrics {metrics_url}{note}")
+        # Each exporter scrape pings the workers (about a second), so it is not awaited here.
+        console.print(f"Prometheus: global gauges http://127.0.0.1:{exporter_port}/metrics")
         return _workload(Client(submitter="demo"), doctors, keep_seconds)
     return 0
 

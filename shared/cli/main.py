@@ -97,9 +97,19 @@ def worker(
     pool: Annotated[str, typer.Option(help="prefork, threads or solo.")] = "prefork",
     hostname: Annotated[str | None, typer.Option(help="Worker node name.")] = None,
     loglevel: Annotated[str | None, typer.Option(help="Overrides SCHEDQ_LOG_LEVEL.")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics here (SCHEDQ_METRICS_PORT).")
+    ] = None,
 ) -> None:
     """Run a Celery worker (refuses to start with an unsafe configuration)."""
-    from shared.settings import get_settings
+    from shared.ops.metrics_dir import prepare
+    from shared.settings import get_settings, reset_settings_cache
+
+    # Before worker.app imports prometheus-client: multiprocess mode, last run's files wiped.
+    prepare()
+    if metrics_port is not None:
+        os.environ["SCHEDQ_METRICS_PORT"] = str(metrics_port)
+        reset_settings_cache()
     from worker.app import app as celery_app
 
     argv = ["worker", "-Q", queues, "-c", str(concurrency), "-P", pool, "-E"]
@@ -132,8 +142,8 @@ def flower(
     argv = ["flower", f"--port={port}", f"--address={address}"]
     if settings.flower_basic_auth:
         argv.append(f"--basic-auth={settings.flower_basic_auth}")
-    elif settings.env == "production":
-        console.print("[red]SCHEDQ_FLOWER_BASIC_AUTH is required in production[/]")
+    elif settings.env != "development":
+        console.print("[red]SCHEDQ_FLOWER_BASIC_AUTH is required outside development[/]")
         raise typer.Exit(2)
     celery_app.start(argv)
 
@@ -156,6 +166,10 @@ def demo(
 
 
 app.command("availability")(availability_command)
+
+from shared.cli import ops as _ops  # noqa: E402  (beat, exporter, stats, health)
+
+_ops.register(app)
 
 
 def main() -> None:

@@ -60,7 +60,7 @@ def test_submit_commits_ledger_row_then_publishes_only_the_id(
     (message,) = queued_bodies(r, client.settings.schedule_queue)
     assert message["headers"]["task"] == "schedq.schedule.set_working_plan"
     assert message["headers"]["id"] == view.id
-    assert message["headers"]["correlation_id"] == f"corr-{uid}"
+    assert message["headers"]["schedq_correlation_id"] == f"corr-{uid}"
     raw = json.dumps(message)
     # Nothing of the payload travels through the broker, only the job id.
     assert f"c-{uid}" not in raw and "08:00" not in raw
