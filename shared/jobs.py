@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from shared.domain.calendar_payloads import LinkCalendarPayload, LinkRef, PublishCalendarPayload
 from shared.domain.plan import WorkingPlanPayload
 from shared.errors import unknown_kind
 from shared.payloads import Payload
@@ -47,6 +48,10 @@ def register(kind: JobKind) -> JobKind:
 
 
 register(JobKind("set_working_plan", WorkingPlanPayload, "schedule", _doctor))
+register(JobKind("link_calendar", LinkCalendarPayload, "calendar", _doctor))
+register(JobKind("unlink_calendar", LinkRef, "calendar", _doctor))
+register(JobKind("sync_calendar", LinkRef, "calendar", _doctor))
+register(JobKind("publish_calendar", PublishCalendarPayload, "calendar", _doctor))
 
 
 def get_kind(name: str) -> JobKind:

@@ -7,10 +7,14 @@ from typing import Any
 
 from shared.db.uow import UnitOfWork
 from worker.context import JobContext
-from worker.services import plans
+from worker.services import calendar_links, calendar_publish, calendar_sync, plans
 
 Handler = Callable[[UnitOfWork, JobContext, Any], dict[str, Any]]
 
 HANDLERS: dict[str, Handler] = {
     "set_working_plan": plans.set_working_plan,
+    "link_calendar": calendar_links.link_calendar,
+    "unlink_calendar": calendar_links.unlink_calendar,
+    "sync_calendar": calendar_sync.sync_calendar,
+    "publish_calendar": calendar_publish.publish_calendar,
 }

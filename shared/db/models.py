@@ -1,7 +1,18 @@
 """Import every table module so ``Base.metadata`` is complete (Alembic and tests use this)."""
 
 from shared.db.base import Base
+from shared.db.calendar import CalendarLink, ExportedEvent, ExternalBusy
 from shared.db.ledger import AuditEntry, Job
 from shared.db.schedule import Appointment, Doctor, WorkingPlan
 
-__all__ = ["Appointment", "AuditEntry", "Base", "Doctor", "Job", "WorkingPlan"]
+__all__ = [
+    "Appointment",
+    "AuditEntry",
+    "Base",
+    "CalendarLink",
+    "Doctor",
+    "ExportedEvent",
+    "ExternalBusy",
+    "Job",
+    "WorkingPlan",
+]

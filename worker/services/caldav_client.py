@@ -1,0 +1,80 @@
+"""CalDAV access with the ``caldav`` library: incremental pulls by sync-token (RFC 6578)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from caldav.davclient import DAVClient
+from caldav.elements import dav
+from caldav.lib import error as dav_error
+
+from shared.calendar_settings import CalendarSettings, resolve_secret
+from shared.db.calendar import CalendarLink
+from worker.services.providers import guarded
+
+
+@dataclass
+class Pulled:
+    full: bool
+    token: str | None
+    # href -> iCalendar text of every added or changed resource
+    resources: dict[str, bytes] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+
+
+def client_for(link: CalendarLink, settings: CalendarSettings) -> DAVClient:
+    return DAVClient(
+        url=link.url,
+        username=link.username,
+        password=resolve_secret(link.secret_ref),
+        timeout=int(settings.http_timeout),
+        # 429 and Retry-After go to the job's retry policy, never a sleep inside a worker.
+        rate_limit_handle=False,
+        enable_rfc6764=False,
+    )
+
+
+def _href(obj: Any) -> str:
+    return str(obj.url.canonical())
+
+
+def _token_refused(exc: dav_error.DAVError) -> bool:
+    return dav.ValidSyncToken.tag in (exc.preconditions or [])
+
+
+def _collect(result: Any, full: bool) -> Pulled:
+    pulled = Pulled(full=full, token=result.sync_token)
+    deleted = {str(u) for u in result.deleted_urls}
+    for obj in result:
+        href = _href(obj)
+        if href in deleted or obj.data is None:
+            pulled.deleted.add(href)
+            continue
+        data = obj.data
+        pulled.resources[href] = data.encode() if isinstance(data, str) else data
+    pulled.deleted |= deleted
+    return pulled
+
+
+def pull(link: CalendarLink, settings: CalendarSettings) -> Pulled:
+    """Changes since the stored token; everything (``full``) when there is none or it is refused."""
+
+    def call() -> Pulled:
+        with client_for(link, settings) as client:
+            calendar = client.calendar(url=link.url)
+            if link.sync_token:
+                try:
+                    result = calendar.get_objects_by_sync_token(
+                        sync_token=link.sync_token, load_objects=True, disable_fallback=True
+                    )
+                    return _collect(result, full=False)
+                except dav_error.DAVError as exc:
+                    if not _token_refused(exc):
+                        raise
+            result = calendar.get_objects_by_sync_token(
+                sync_token=None, load_objects=True, disable_fallback=True
+            )
+            return _collect(result, full=True)
+
+    return guarded(link.url, call)
