@@ -28,6 +28,7 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     etag: bool = True  # answer If-None-Match with 304 when the body is unchanged
     delay: float = 0.0
+    auth: str | None = None  # expected Authorization header; 401 without it
 
 
 class FeedServer:
@@ -47,6 +48,11 @@ class FeedServer:
                 route = server.routes.get(self.path)
                 if route is None:
                     self.send_response(404)
+                    self.end_headers()
+                    return
+                if route.auth is not None and self.headers.get("Authorization") != route.auth:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="feed"')
                     self.end_headers()
                     return
                 if route.delay:
