@@ -111,7 +111,9 @@ class RadicaleServer:
         config.update(
             {
                 # Radicale 3.5+ defaults to denyall: tests say "none" on purpose.
-                "auth": {"type": "none"},
+                # No anti-brute-force sleep on 403 (an expired sync token is a 403).
+                "auth": {"type": "none", "delay": "0"},
+                "server": {"delay_on_error": "0"},
                 "rights": {"type": "authenticated"},
                 "storage": {"filesystem_folder": str(storage)},
                 "logging": {"level": "warning", "mask_passwords": "True"},
