@@ -123,11 +123,15 @@ class RadicaleServer:
         )
         app = radicale.Application(config)
         self.requests: list[tuple[str, str]] = []
+        # (method, path, If-Match, If-None-Match) of every request
+        self.conditions: list[tuple[str, str, str | None, str | None]] = []
         self.before: Callable[[str, str], tuple[int, dict[str, str]] | None] | None = None
 
         def counting(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
             self.requests.append((method, path))
+            cond = (environ.get("HTTP_IF_MATCH"), environ.get("HTTP_IF_NONE_MATCH"))
+            self.conditions.append((method, path, *cond))
             if self.before is not None:
                 forced = self.before(method, path)
                 if forced is not None:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from shared.cli.calendar import ics as ics_command
 from shared.cli.output import console, emit_json, job_table, show_error
 from shared.errors import SchedqError
 
@@ -18,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command(name="ics")(ics_command)
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON document instead of a table.")

@@ -139,39 +139,43 @@ def _put(client: DAVClient, link: CalendarLink, appt: AppointmentView, row: Any)
     sequence = row.sequence + 1 if row is not None else 0
     cond = {"If-Match": row.etag} if row is not None and row.etag else {"If-None-Match": "*"}
     outcome = "updated" if row is not None else "created"
-    resp = client.request(href, "PUT", _body(appt, sequence), {**_HEADERS, **cond})
-    if resp.status == 404 and row is not None:
-        outcome = "recreated"  # deleted remotely: the schedule still has it
-        resp = client.request(
-            href, "PUT", _body(appt, sequence), {**_HEADERS, "If-None-Match": "*"}
-        )
-    if resp.status == 412:
-        remote = client.request(href, "GET")
-        if remote.status >= 400:
-            raise status_error(remote.status, remote.headers.get("Retry-After"))
-        sequence = max(sequence, _remote_sequence(remote.raw) + 1)
-        fresh = {"If-Match": remote.headers.get("ETag", "")}
-        outcome = "overwrote_remote_edit"
-        resp = client.request(href, "PUT", _body(appt, sequence), {**_HEADERS, **fresh})
-        if resp.status == 412:
-            raise SchedqError(
-                "CALENDAR_EDIT_RACE",
-                "The exported event kept changing remotely; the publish will be retried.",
-                Category.EXTERNAL_SERVICE,
-                Severity.LOW,
-                retryable=True,
-            )
+    resp = _send(client, href, appt, sequence, cond)
+    if resp.status == 412 or (resp.status == 404 and row is not None):
+        resp, sequence, outcome = _resolve(client, href, appt, sequence)
     if resp.status >= 400:
         raise status_error(resp.status, resp.headers.get("Retry-After"))
-    return Sent(
-        appt.id,
-        uid_for(appt.id),
-        href,
-        sequence,
-        resp.headers.get("ETag"),
-        content_hash(appt),
-        outcome,
-    )
+    etag = resp.headers.get("ETag")
+    return Sent(appt.id, uid_for(appt.id), href, sequence, etag, content_hash(appt), outcome)
+
+
+def _send(
+    client: DAVClient, href: str, appt: AppointmentView, sequence: int, cond: dict[str, str]
+) -> Any:
+    return client.request(href, "PUT", _body(appt, sequence), {**_HEADERS, **cond})
+
+
+def _resolve(
+    client: DAVClient, href: str, appt: AppointmentView, sequence: int
+) -> tuple[Any, int, str]:
+    """The stored ETag no longer matches: the schedule owns the appointment, so it wins."""
+    remote = client.request(href, "GET")
+    if remote.status == 404:
+        # Deleted remotely (a server may answer If-Match on a missing resource with 412 or 404).
+        return _send(client, href, appt, sequence, {"If-None-Match": "*"}), sequence, "recreated"
+    if remote.status >= 400:
+        raise status_error(remote.status, remote.headers.get("Retry-After"))
+    sequence = max(sequence, _remote_sequence(remote.raw) + 1)
+    fresh = {"If-Match": remote.headers.get("ETag", "")}
+    resp = _send(client, href, appt, sequence, fresh)
+    if resp.status == 412:
+        raise SchedqError(
+            "CALENDAR_EDIT_RACE",
+            "The exported event kept changing remotely; the publish will be retried.",
+            Category.EXTERNAL_SERVICE,
+            Severity.LOW,
+            retryable=True,
+        )
+    return resp, sequence, "overwrote_remote_edit"
 
 
 def _record(uow: UnitOfWork, link: CalendarLink, sent: list[Sent]) -> None:
