@@ -29,6 +29,7 @@ class Route:
     etag: bool = True  # answer If-None-Match with 304 when the body is unchanged
     delay: float = 0.0
     auth: str | None = None  # expected Authorization header; 401 without it
+    before: list[Route] = field(default_factory=list)  # answered first, one per request
 
 
 class FeedServer:
@@ -46,6 +47,8 @@ class FeedServer:
                 if self.headers.get("If-None-Match") or self.headers.get("If-Modified-Since"):
                     server.conditional_hits[self.path] += 1
                 route = server.routes.get(self.path)
+                if route is not None and route.before:
+                    route = route.before.pop(0)
                 if route is None:
                     self.send_response(404)
                     self.end_headers()
