@@ -43,17 +43,17 @@ def _token_refused(exc: dav_error.DAVError) -> bool:
     return dav.ValidSyncToken.tag in (exc.preconditions or [])
 
 
-def _collect(result: Any, full: bool) -> Pulled:
+def _collect(calendar: Any, result: Any, full: bool) -> Pulled:
+    """Changed hrefs from the sync report, their data in one calendar-multiget REPORT."""
     pulled = Pulled(full=full, token=result.sync_token)
-    deleted = {str(u) for u in result.deleted_urls}
-    for obj in result:
-        href = _href(obj)
-        if href in deleted or obj.data is None:
-            pulled.deleted.add(href)
-            continue
+    pulled.deleted = {str(u) for u in result.deleted_urls}
+    wanted = [obj.url for obj in result if _href(obj) not in pulled.deleted]
+    for obj in calendar.multiget(wanted) if wanted else []:
         data = obj.data
-        pulled.resources[href] = data.encode() if isinstance(data, str) else data
-    pulled.deleted |= deleted
+        if data is None:
+            pulled.deleted.add(_href(obj))  # gone between the two requests
+            continue
+        pulled.resources[_href(obj)] = data.encode() if isinstance(data, str) else data
     return pulled
 
 
@@ -66,15 +66,15 @@ def pull(link: CalendarLink, settings: CalendarSettings) -> Pulled:
             if link.sync_token:
                 try:
                     result = calendar.get_objects_by_sync_token(
-                        sync_token=link.sync_token, load_objects=True, disable_fallback=True
+                        sync_token=link.sync_token, load_objects=False, disable_fallback=True
                     )
-                    return _collect(result, full=False)
+                    return _collect(calendar, result, full=False)
                 except dav_error.DAVError as exc:
                     if not _token_refused(exc):
                         raise
             result = calendar.get_objects_by_sync_token(
-                sync_token=None, load_objects=True, disable_fallback=True
+                sync_token=None, load_objects=False, disable_fallback=True
             )
-            return _collect(result, full=True)
+            return _collect(calendar, result, full=True)
 
     return guarded(link.url, call)
