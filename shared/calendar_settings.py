@@ -19,6 +19,9 @@ class CalendarSettings(BaseSettings):
     # Recurring events expand over [now - past_days, now + horizon_days].
     horizon_days: int = Field(180, ge=1, le=3660)
     past_days: int = Field(1, ge=0, le=366)
+    # An unchanged source is expanded again (unconditional fetch / full CalDAV listing) once
+    # its last expansion window ends this many hours before the current one.
+    reexpand_hours: int = Field(24, ge=1, le=24 * 366)
     # A feed bigger than this applies nothing (a provider bug or an attack, never a calendar).
     max_feed_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     # One network call to a provider; the job runs under its doctor's lock, so keep it short.

@@ -28,6 +28,7 @@ def upgrade() -> None:
     sa.Column('etag', sa.Text(), nullable=True),
     sa.Column('last_modified', sa.Text(), nullable=True),
     sa.Column('content_hash', sa.String(length=64), nullable=True),
+    sa.Column('expanded_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_sync_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),

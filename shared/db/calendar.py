@@ -45,6 +45,9 @@ class CalendarLink(Base):
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str | None] = mapped_column(String(64))
+    # End of the window recurring events were last expanded over: unchanged sources are
+    # expanded again once it falls behind (a weekly meeting keeps producing instances).
+    expanded_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Last time a sync found new content and applied it (an unchanged feed writes nothing).
     last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

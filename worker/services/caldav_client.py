@@ -9,9 +9,10 @@ from caldav.davclient import DAVClient
 from caldav.elements import dav
 from caldav.lib import error as dav_error
 
-from shared.calendar_settings import CalendarSettings, resolve_secret
+from shared.calendar_settings import CalendarSettings
 from shared.db.calendar import CalendarLink
-from worker.services.providers import guarded
+from worker.services.breaker import guarded
+from worker.services.providers import link_secret
 
 
 @dataclass
@@ -27,7 +28,7 @@ def client_for(link: CalendarLink, settings: CalendarSettings) -> DAVClient:
     return DAVClient(
         url=link.url,
         username=link.username,
-        password=resolve_secret(link.secret_ref),
+        password=link_secret(link.secret_ref),
         timeout=int(settings.http_timeout),
         # 429 and Retry-After go to the job's retry policy, never a sleep inside a worker.
         rate_limit_handle=False,
@@ -57,13 +58,14 @@ def _collect(calendar: Any, result: Any, full: bool) -> Pulled:
     return pulled
 
 
-def pull(link: CalendarLink, settings: CalendarSettings) -> Pulled:
-    """Changes since the stored token; everything (``full``) when there is none or it is refused."""
+def pull(link: CalendarLink, settings: CalendarSettings, full: bool = False) -> Pulled:
+    """Changes since the stored token; everything when asked (``full``), when there is no
+    token or when the server refuses it."""
 
     def call() -> Pulled:
         with client_for(link, settings) as client:
             calendar = client.calendar(url=link.url)
-            if link.sync_token:
+            if link.sync_token and not full:
                 try:
                     result = calendar.get_objects_by_sync_token(
                         sync_token=link.sync_token, load_objects=False, disable_fallback=True

@@ -30,8 +30,9 @@ from shared.domain.ics_export import AppointmentView, calendar, content_hash, ev
 from shared.errors import Category, SchedqError, Severity, not_found
 from worker.context import JobContext
 from worker.services import calendar_metrics
+from worker.services.breaker import guarded
 from worker.services.caldav_client import client_for
-from worker.services.providers import guarded, status_error
+from worker.services.providers import status_error
 
 _HEADERS = {"Content-Type": "text/calendar; charset=utf-8"}
 

@@ -62,31 +62,47 @@ def sync_calendar(uow: UnitOfWork, ctx: JobContext, ref: LinkRef) -> dict[str, A
     return outcome
 
 
+def _stale(link: CalendarLink, window_end: datetime, settings: Any) -> bool:
+    """The horizon moved on: recurring events need expanding again even if nothing changed."""
+    if link.expanded_until is None:
+        return True
+    return window_end - link.expanded_until >= timedelta(hours=settings.reexpand_hours)
+
+
 def _sync_feed(uow: UnitOfWork, link: CalendarLink, zone: ZoneInfo) -> dict[str, Any]:
     settings = get_calendar_settings()
-    feed = ics_feed.fetch(link, settings)
+    start, end = _window(settings)
+    stale = _stale(link, end, settings)
+    feed = ics_feed.fetch(link, settings, conditional=not stale)
     if feed.not_modified:
         return {"fetched": "not_modified", "changes": busy_store.Changes()}
     validators = {"etag": feed.etag, "last_modified": feed.last_modified}
-    if feed.content_hash == link.content_hash:
+    if feed.content_hash == link.content_hash and not stale:
         # Same bytes (a server without ETags): nothing to parse or write, but remember
         # new validators so the next request can be conditional.
         if validators != {"etag": link.etag, "last_modified": link.last_modified}:
             _store(uow, link, **validators)
         return {"fetched": "unchanged", "changes": busy_store.Changes()}
-    start, end = _window(settings)
     instances = busy_instances(
         parse_calendar(feed.body), zone, start, end, busy_store.exported_uids(uow, link.id)
     )
     changes = busy_store.apply(uow, link.id, busy_store.desired_rows(instances, None))
-    _store(uow, link, content_hash=feed.content_hash, last_sync_at=func.now(), **validators)
-    return {"fetched": "changed", "instances": len(instances), "changes": changes}
+    fetched = "changed" if feed.content_hash != link.content_hash else "reexpanded"
+    _store(
+        uow,
+        link,
+        content_hash=feed.content_hash,
+        expanded_until=end,
+        last_sync_at=func.now(),
+        **validators,
+    )
+    return {"fetched": fetched, "instances": len(instances), "changes": changes}
 
 
 def _sync_caldav(uow: UnitOfWork, link: CalendarLink, zone: ZoneInfo) -> dict[str, Any]:
     settings = get_calendar_settings()
-    pulled = caldav_client.pull(link, settings)
     start, end = _window(settings)
+    pulled = caldav_client.pull(link, settings, full=_stale(link, end, settings))
     skip = busy_store.exported_uids(uow, link.id)
     desired: dict[busy_store.Key, busy_store.Row] = {}
     for href, data in sorted(pulled.resources.items()):
@@ -101,7 +117,9 @@ def _sync_caldav(uow: UnitOfWork, link: CalendarLink, zone: ZoneInfo) -> dict[st
     else:
         scope = set(pulled.resources) | pulled.deleted
         changes = busy_store.apply(uow, link.id, desired, hrefs=scope)
-    if pulled.token != link.sync_token or changes.total:
+    if pulled.full:
+        _store(uow, link, sync_token=pulled.token, expanded_until=end, last_sync_at=func.now())
+    elif pulled.token != link.sync_token or changes.total:
         _store(uow, link, sync_token=pulled.token, last_sync_at=func.now())
     return {
         "fetched": "full" if pulled.full else "incremental",

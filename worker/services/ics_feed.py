@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 
 import httpx
 
-from shared.calendar_settings import CalendarSettings, resolve_secret
+from shared.calendar_settings import CalendarSettings
 from shared.db.calendar import CalendarLink
 from shared.domain.ical_busy import ics_error
 from shared.errors import SchedqError
-from worker.services.providers import guarded, status_error
+from worker.services.breaker import guarded
+from worker.services.providers import link_secret, resolved_url, status_error
 
 
 @dataclass(frozen=True)
@@ -26,11 +28,14 @@ class Feed:
         return hashlib.sha256(self.body).hexdigest()
 
 
+# httpx logs every request URL at INFO; a private feed URL is a credential.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
 def _auth(link: CalendarLink) -> httpx.BasicAuth | None:
-    secret = resolve_secret(link.secret_ref)
-    if link.username and secret is not None:
-        return httpx.BasicAuth(link.username, secret)
-    return None
+    if not link.username:
+        return None
+    return httpx.BasicAuth(link.username, link_secret(link.secret_ref) or "")
 
 
 def _too_large(limit: int) -> SchedqError:
@@ -39,16 +44,16 @@ def _too_large(limit: int) -> SchedqError:
     )
 
 
-def _get(link: CalendarLink, settings: CalendarSettings) -> Feed:
+def _get(link: CalendarLink, settings: CalendarSettings, conditional: bool) -> Feed:
     headers = {"Accept": "text/calendar"}
-    if link.etag:
+    if conditional and link.etag:
         headers["If-None-Match"] = link.etag
-    if link.last_modified:
+    if conditional and link.last_modified:
         headers["If-Modified-Since"] = link.last_modified
     limit = settings.max_feed_bytes
     with (
         httpx.Client(timeout=settings.http_timeout, follow_redirects=True, auth=_auth(link)) as c,
-        c.stream("GET", link.url, headers=headers) as response,
+        c.stream("GET", resolved_url(link.url, link.secret_ref), headers=headers) as response,
     ):
         if response.status_code == 304:
             return Feed(not_modified=True)
@@ -72,5 +77,5 @@ def _get(link: CalendarLink, settings: CalendarSettings) -> Feed:
         )
 
 
-def fetch(link: CalendarLink, settings: CalendarSettings) -> Feed:
-    return guarded(link.url, lambda: _get(link, settings))
+def fetch(link: CalendarLink, settings: CalendarSettings, conditional: bool = True) -> Feed:
+    return guarded(link.url, lambda: _get(link, settings, conditional))

@@ -1,33 +1,22 @@
-"""Calls to calendar providers: errors mapped to the error model, a circuit breaker per host.
+"""Calendar provider faults mapped to the error model, and the links' secrets.
 
-Every provider interaction runs through :func:`guarded`. Transient failures (timeouts, refused
-connections, 5xx, 429) are retryable and count towards the host's breaker; 401/403 and other
-4xx are permanent and do not. The breaker (pybreaker) keeps its state in Redis, so all workers
-see one state per host: after ``breaker_fail_max`` failures it opens, and while open a job
-retries later without calling the provider; after the cool-down one call probes (half-open).
+Transient failures (timeouts, refused connections, 5xx, 429 with its Retry-After) are
+retryable; 401/403 say the credentials were refused and are not retried; other 4xx are
+permanent. Messages never name the host. The breaker lives in ``worker.services.breaker``.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote
 
 import httpx
-import pybreaker
-import redis
 from caldav.lib import error as dav_error
 
-from shared.calendar_settings import get_calendar_settings
+from shared.calendar_settings import resolve_secret
 from shared.errors import Category, SchedqError, Severity
-from shared.settings import get_settings
 
-log = logging.getLogger("schedq.calendar")
-T = TypeVar("T")
 REFUSED = "The calendar provider refused the credentials; fix the link's user or secret."
 
 
@@ -120,65 +109,29 @@ def map_provider_error(exc: BaseException) -> SchedqError:
     raise exc
 
 
-_breakers: dict[str, pybreaker.CircuitBreaker] = {}
-_lock = threading.Lock()
+def link_secret(secret_ref: str | None) -> str | None:
+    """The secret a link names, or a clear error when the workers do not have it."""
+    if not secret_ref:
+        return None
+    secret = resolve_secret(secret_ref)
+    if secret is None:
+        raise SchedqError(
+            "CALENDAR_SECRET_MISSING",
+            "The secret this calendar link refers to is not configured on the workers.",
+            Category.AUTHENTICATION,
+            Severity.HIGH,
+            details={"secret_ref": secret_ref, "variable": f"SCHEDQ_SECRET_{secret_ref.upper()}"},
+        )
+    return secret
 
 
-def _counts_as_failure(exc: BaseException) -> bool:
-    return isinstance(exc, SchedqError) and exc.retryable
+_PLACEHOLDERS = ("{secret}", "%7Bsecret%7D", "%7bsecret%7d")
 
 
-def breaker_for(host: str) -> pybreaker.CircuitBreaker:
-    settings = get_calendar_settings()
-    with _lock:
-        breaker = _breakers.get(host)
-        if breaker is None:
-            client = redis.Redis.from_url(get_settings().broker_url, socket_timeout=2)
-            storage = pybreaker.CircuitRedisStorage(
-                pybreaker.STATE_CLOSED, client, namespace=f"schedq:breaker:{host}"
-            )
-            breaker = pybreaker.CircuitBreaker(
-                fail_max=settings.breaker_fail_max,
-                reset_timeout=settings.breaker_reset_seconds,
-                state_storage=storage,
-                # Permanent answers (401, 404, a bad feed) say nothing about the host's health.
-                exclude=[lambda e: not _counts_as_failure(e)],
-                name=host,
-            )
-            _breakers[host] = breaker
-        return breaker
-
-
-def host_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname or ''}:{parts.port or ''}"
-
-
-def breaker_open(host: str) -> SchedqError:
-    return SchedqError(
-        "CALENDAR_PROVIDER_CIRCUIT_OPEN",
-        "The calendar provider failed repeatedly; the sync waits before trying again.",
-        Category.EXTERNAL_SERVICE,
-        Severity.MEDIUM,
-        retryable=True,
-        retry_after=float(get_calendar_settings().breaker_reset_seconds),
-        details={"breaker": "open"},
-    )
-
-
-def guarded(url: str, call: Callable[[], T]) -> T:
-    """Run one provider interaction under the host's breaker, with errors mapped."""
-    host = host_of(url)
-    breaker = breaker_for(host)
-
-    def mapped() -> T:
-        try:
-            return call()
-        except Exception as exc:
-            raise map_provider_error(exc) from None
-
-    try:
-        return breaker.call(mapped)
-    except pybreaker.CircuitBreakerError:
-        log.warning("calendar breaker open for a provider host; not calling it")
-        raise breaker_open(host) from None
+def resolved_url(url: str, secret_ref: str | None) -> str:
+    """Private feed URLs carry a token: the link stores ``{secret}`` in its place."""
+    found = next((p for p in _PLACEHOLDERS if p in url), None)
+    if found is None:
+        return url
+    secret = link_secret(secret_ref) or ""
+    return url.replace(found, quote(secret, safe=""))

@@ -14,7 +14,7 @@ from shared.errors import SchedqError
 from shared.settings import get_settings
 from tests.calendar_servers import FeedServer, Route
 from tests.calendar_support import ics, make_doctor, run, vevent
-from worker.services import providers
+from worker.services import breaker
 
 pytestmark = pytest.mark.usefixtures("database_url", "redis_url")
 
@@ -41,8 +41,8 @@ def test_breaker_opens_after_repeated_failures_and_a_probe_closes_it(
     assert fresh_feed.hits["/f.ics"] == 3
 
     # Another worker process (no in-process breaker yet) reads the open state from Redis.
-    providers._breakers.clear()
-    state_key = f"schedq:breaker:{providers.host_of(url)}:pybreaker:state"
+    breaker._breakers.clear()
+    state_key = f"schedq:breaker:{breaker.host_of(url)}:pybreaker:state"
     assert redis.Redis.from_url(get_settings().broker_url).get(state_key) == b"open"
     with pytest.raises(SchedqError) as caught:
         run("sync_calendar", {"doctor_id": doctor, "link_id": link_id})

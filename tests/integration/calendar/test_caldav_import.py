@@ -166,3 +166,20 @@ def _berlin():  # type: ignore[no-untyped-def]
     from zoneinfo import ZoneInfo
 
     return ZoneInfo("Europe/Berlin")
+
+
+def test_horizon_moving_on_triggers_one_full_listing(
+    radicale_server: RadicaleServer, uid: str
+) -> None:
+    doctor, _cal, link_id = setup_link(radicale_server, uid)
+    sync(radicale_server, doctor, link_id)
+    with UnitOfWork() as uow:
+        row = uow.session.get(CalendarLink, uuid.UUID(link_id))
+        assert row is not None and row.expanded_until is not None
+        row.expanded_until = row.expanded_until - timedelta(days=2)
+        uow.commit()
+    outcome, requests = sync(radicale_server, doctor, link_id)
+    assert outcome["fetched"] == "full"
+    assert outcome["changes"] == {"inserted": 0, "updated": 0, "deleted": 0}
+    assert len(requests) == 2
+    assert sync(radicale_server, doctor, link_id)[0]["fetched"] == "incremental"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -266,3 +266,44 @@ def test_unlink_removes_the_link_and_its_busy_time(feed_server: FeedServer, uid:
     with UnitOfWork() as uow:
         assert load_external_busy(uow, doctor, datetime.min.replace(tzinfo=UTC),
                                   datetime.max.replace(tzinfo=UTC)) == []  # fmt: skip
+
+
+def test_private_feed_token_is_substituted_from_the_environment(
+    feed_server: FeedServer, uid: str
+) -> None:
+    token = f"tok{uid}"
+    feed_server.routes[f"/private/{token}/basic.ics"] = Route(feed_body(uid))
+    doctor = make_doctor(f"tok-{uid}")
+    link_id = link(
+        doctor, feed_server.url("/private/{secret}/basic.ics"), secret_ref=f"TOKEN_{uid}"
+    )
+    with pytest.raises(SchedqError) as caught:  # the workers lack the variable
+        sync(doctor, link_id)
+    assert caught.value.code == "CALENDAR_SECRET_MISSING"
+    assert not caught.value.retryable
+    os.environ[f"SCHEDQ_SECRET_TOKEN_{uid.upper()}"] = token
+    assert sync(doctor, link_id)["changes"]["inserted"] == 5
+    with UnitOfWork() as uow:
+        row = uow.session.get(CalendarLink, uuid.UUID(link_id))
+        assert row is not None and token not in row.url
+
+
+def test_an_unchanged_feed_is_expanded_again_when_the_horizon_moved(
+    feed_server: FeedServer, uid: str
+) -> None:
+    doctor = make_doctor(f"hz-{uid}")
+    path = f"/{uid}.ics"
+    feed_server.routes[path] = Route(feed_body(uid))
+    link_id = link(doctor, feed_server.url(path))
+    sync(doctor, link_id)
+    with UnitOfWork() as uow:  # as if the last expansion happened two days ago
+        row = uow.session.get(CalendarLink, uuid.UUID(link_id))
+        assert row is not None and row.expanded_until is not None
+        row.expanded_until = row.expanded_until - timedelta(days=2)
+        uow.commit()
+    conditional_before = feed_server.conditional_hits[path]
+    again = sync(doctor, link_id)
+    assert again["fetched"] == "reexpanded"
+    assert feed_server.conditional_hits[path] == conditional_before  # an unconditional GET
+    assert again["changes"] == {"inserted": 0, "updated": 0, "deleted": 0}
+    assert sync(doctor, link_id)["fetched"] == "not_modified"
