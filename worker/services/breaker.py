@@ -22,6 +22,7 @@ import redis
 from shared.calendar_settings import get_calendar_settings
 from shared.errors import Category, SchedqError, Severity
 from shared.settings import get_settings
+from worker.services import calendar_metrics
 from worker.services.providers import map_provider_error
 
 log = logging.getLogger("schedq.calendar")
@@ -35,19 +36,42 @@ def _counts_as_failure(exc: BaseException) -> bool:
     return isinstance(exc, SchedqError) and exc.retryable
 
 
+class _Metrics(pybreaker.CircuitBreakerListener):
+    """State changes as metrics (a hook, not inside the call path)."""
+
+    def state_change(self, cb: pybreaker.CircuitBreaker, old: object, new: object) -> None:
+        name = getattr(new, "name", str(new))
+        calendar_metrics.BREAKER_STATE.labels(cb.name).set(_STATE_VALUE.get(name, 0))
+        if name == pybreaker.STATE_OPEN:
+            calendar_metrics.BREAKER_OPENED.labels(cb.name).inc()
+            log.warning("calendar breaker opened for a provider host")
+
+
+_STATE_VALUE = {pybreaker.STATE_CLOSED: 0, pybreaker.STATE_HALF_OPEN: 1, pybreaker.STATE_OPEN: 2}
+
+
+def _storage(host: str) -> pybreaker.CircuitBreakerStorage:
+    url = get_settings().broker_url
+    if not url.startswith(("redis://", "rediss://", "redis+socket://")):
+        # With another broker there is no shared store here: each process keeps its own.
+        return pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
+    client = redis.Redis.from_url(url.replace("redis+socket://", "unix://"), socket_timeout=2)
+    # On a Redis error pybreaker falls back to "closed": providers are still called.
+    return pybreaker.CircuitRedisStorage(
+        pybreaker.STATE_CLOSED, client, namespace=f"schedq:breaker:{host}"
+    )
+
+
 def breaker_for(host: str) -> pybreaker.CircuitBreaker:
     settings = get_calendar_settings()
     with _lock:
         breaker = _breakers.get(host)
         if breaker is None:
-            client = redis.Redis.from_url(get_settings().broker_url, socket_timeout=2)
-            storage = pybreaker.CircuitRedisStorage(
-                pybreaker.STATE_CLOSED, client, namespace=f"schedq:breaker:{host}"
-            )
             breaker = pybreaker.CircuitBreaker(
                 fail_max=settings.breaker_fail_max,
                 reset_timeout=settings.breaker_reset_seconds,
-                state_storage=storage,
+                state_storage=_storage(host),
+                listeners=[_Metrics()],
                 # Permanent answers (401, 404, a bad feed) say nothing about the host's health.
                 exclude=[lambda e: not _counts_as_failure(e)],
                 name=host,
