@@ -45,6 +45,41 @@ def feed(uid: str) -> bytes:
     )
 
 
+def test_beat_tick_in_a_worker_submits_a_sync_that_succeeds(
+    worker: WorkerProcess, feed_server: FeedServer, uid: str
+) -> None:
+    from sqlalchemy import select
+
+    from shared.broker import producer_app
+    from shared.db.ledger import Job
+    from shared.db.uow import UnitOfWork
+    from tests.conftest import wait_until
+    from worker.tasks.calendar_beat import TASK_NAME
+
+    doctor = make_doctor(f"e2e-beat-{uid}")
+    path = f"/beat-{uid}.ics"
+    feed_server.routes[path] = Route(feed(uid))
+    client = Client(submitter="e2e")
+    payload = {"doctor_id": doctor, "kind": "ics", "url": feed_server.url(path)}
+    link_id = done(client, "link_calendar", payload, worker).result["link_id"]  # type: ignore[index]
+
+    settings = get_settings()
+    producer_app(settings).send_task(TASK_NAME, queue=settings.calendar_queue)
+
+    def synced() -> list[str]:
+        with UnitOfWork() as uow:
+            return list(
+                uow.session.scalars(
+                    select(Job.status).where(
+                        Job.kind == "sync_calendar", Job.payload["link_id"].astext == link_id
+                    )
+                )
+            )
+
+    assert wait_until(lambda: synced() == ["succeeded"], timeout=30), (synced(), worker.log())
+    assert len(busy(link_id)) == 2
+
+
 RETRY_QUEUE = "calendar_retry_e2e"
 
 
