@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, update
 
-from shared.calendar_settings import get_calendar_settings
+from shared.calendar_settings import CalendarSettings, get_calendar_settings
 from shared.db.calendar import CalendarLink
 from shared.db.schedule import Doctor
 from shared.db.uow import UnitOfWork
@@ -26,7 +26,7 @@ from worker.services import audit, busy_store, caldav_client, calendar_metrics, 
 from worker.services.calendar_links import load_link
 
 
-def _window(settings: Any) -> tuple[datetime, datetime]:
+def _window(settings: CalendarSettings) -> tuple[datetime, datetime]:
     now = datetime.now(UTC)
     return now - timedelta(days=settings.past_days), now + timedelta(days=settings.horizon_days)
 
@@ -62,7 +62,7 @@ def sync_calendar(uow: UnitOfWork, ctx: JobContext, ref: LinkRef) -> dict[str, A
     return outcome
 
 
-def _stale(link: CalendarLink, window_end: datetime, settings: Any) -> bool:
+def _stale(link: CalendarLink, window_end: datetime, settings: CalendarSettings) -> bool:
     """The horizon moved on: recurring events need expanding again even if nothing changed."""
     if link.expanded_until is None:
         return True
