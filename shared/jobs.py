@@ -15,6 +15,7 @@ from shared.domain.appointments import (
     CancelAppointmentPayload,
     RescheduleAppointmentPayload,
 )
+from shared.domain.calendar_payloads import LinkCalendarPayload, LinkRef, PublishCalendarPayload
 from shared.domain.exceptions import AddExceptionPayload, RemoveExceptionPayload
 from shared.domain.holidays import SetHolidaysPayload
 from shared.domain.plan import WorkingPlanPayload
@@ -65,6 +66,10 @@ register(JobKind("set_holidays", SetHolidaysPayload, "schedule", _holiday_calend
 register(JobKind("book_appointment", BookAppointmentPayload, "schedule", _doctor))
 register(JobKind("cancel_appointment", CancelAppointmentPayload, "schedule", _doctor))
 register(JobKind("reschedule_appointment", RescheduleAppointmentPayload, "schedule", _doctor))
+register(JobKind("link_calendar", LinkCalendarPayload, "calendar", _doctor))
+register(JobKind("unlink_calendar", LinkRef, "calendar", _doctor))
+register(JobKind("sync_calendar", LinkRef, "calendar", _doctor))
+register(JobKind("publish_calendar", PublishCalendarPayload, "calendar", _doctor))
 
 
 def get_kind(name: str) -> JobKind:

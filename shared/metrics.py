@@ -45,5 +45,6 @@ CALENDAR_EVENTS = Counter(
 )
 
 OUTCOMES = ("succeeded", "rejected", "dead", "retry", "wait", "noop", "dropped", "error")
-STRATEGIES = ("reject", "flag", "force")
+# "report": calendar imports list conflicts with appointments and never resolve them.
+STRATEGIES = ("reject", "flag", "force", "report")
 DIRECTIONS = ("import", "export", "delete")

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from shared.db.calendar import CalendarLink, ExternalBusy
 from shared.db.domain import DoctorHolidayCalendar, HolidayDate, ScheduleException
 from shared.db.schedule import ACTIVE_APPOINTMENT_STATUSES, Appointment, Doctor, WorkingPlan
 from shared.db.uow import UnitOfWork
@@ -24,12 +25,21 @@ MARGIN = timedelta(days=2)
 def load_external_busy(
     uow: UnitOfWork, doctor_id: str, start: datetime, end: datetime
 ) -> list[tuple[datetime, datetime]]:
-    """Busy time imported from the doctor's external calendars, overlapping ``[start, end)``.
-
-    The calendar-sync work keeps those intervals in its own table on another branch; the
-    integrator points this one function at it. Until then a doctor has no external busy time.
-    """
-    return []
+    """Busy ranges ``[starts_at, ends_at)`` imported from the doctor's active import links that
+    overlap ``[start, end)``, sorted; ranges from several calendars may overlap each other."""
+    rows = uow.session.execute(
+        select(ExternalBusy.starts_at, ExternalBusy.ends_at)
+        .join(CalendarLink, CalendarLink.id == ExternalBusy.link_id)
+        .where(
+            CalendarLink.doctor_id == doctor_id,
+            CalendarLink.active.is_(True),
+            CalendarLink.direction.in_(("import", "both")),
+            ExternalBusy.starts_at < end,
+            ExternalBusy.ends_at > start,
+        )
+        .order_by(ExternalBusy.starts_at, ExternalBusy.ends_at)
+    )
+    return [(s, e) for s, e in rows]
 
 
 def plan_from_row(row: WorkingPlan, time_zone: str) -> WorkingPlanPayload:

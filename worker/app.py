@@ -12,6 +12,7 @@ from shared.db.base import dispose_engines
 from shared.jobs import KINDS
 from shared.settings import get_settings
 from worker import log_hooks, metrics_hooks, startup_checks
+from worker.tasks import calendar_beat  # noqa: F401  (registers the calendar beat task)
 from worker.tasks.base import register_job_task
 
 settings = get_settings()

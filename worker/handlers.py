@@ -7,7 +7,15 @@ from typing import Any
 
 from shared.db.uow import UnitOfWork
 from worker.context import JobContext
-from worker.services import appointments, exceptions, holidays, plans
+from worker.services import (
+    appointments,
+    calendar_links,
+    calendar_publish,
+    calendar_sync,
+    exceptions,
+    holidays,
+    plans,
+)
 
 Handler = Callable[[UnitOfWork, JobContext, Any], dict[str, Any]]
 
@@ -19,4 +27,8 @@ HANDLERS: dict[str, Handler] = {
     "book_appointment": appointments.book_appointment,
     "cancel_appointment": appointments.cancel_appointment,
     "reschedule_appointment": appointments.reschedule_appointment,
+    "link_calendar": calendar_links.link_calendar,
+    "unlink_calendar": calendar_links.unlink_calendar,
+    "sync_calendar": calendar_sync.sync_calendar,
+    "publish_calendar": calendar_publish.publish_calendar,
 }

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from shared.cli.availability import availability as availability_command
+from shared.cli.calendar import ics as ics_command
 from shared.cli.output import console, emit_json, job_table, show_error
 from shared.errors import Category, SchedqError, Severity
 
@@ -19,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command(name="ics")(ics_command)
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON document instead of a table.")

@@ -1,6 +1,7 @@
 """Import every table module so ``Base.metadata`` is complete (Alembic and tests use this)."""
 
 from shared.db.base import Base
+from shared.db.calendar import CalendarLink, ExportedEvent, ExternalBusy
 from shared.db.domain import DoctorHolidayCalendar, HolidayCalendar, HolidayDate, ScheduleException
 from shared.db.ledger import AuditEntry, Job
 from shared.db.schedule import Appointment, Doctor, WorkingPlan
@@ -9,8 +10,11 @@ __all__ = [
     "Appointment",
     "AuditEntry",
     "Base",
+    "CalendarLink",
     "Doctor",
     "DoctorHolidayCalendar",
+    "ExportedEvent",
+    "ExternalBusy",
     "HolidayCalendar",
     "HolidayDate",
     "Job",

@@ -1,0 +1,181 @@
+"""iCalendar text -> busy instances (pure: no I/O). icalendar parses, recurring-ical-events expands.
+
+A problem anywhere makes the whole calendar fail with one error naming it (line or component),
+so an import applies all of a feed or nothing. Times become UTC instants: floating times and
+all-day dates are read on the doctor's local calendar.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+import recurring_ical_events
+
+from shared.errors import Category, SchedqError, Severity
+
+
+@dataclass(frozen=True)
+class BusyInstance:
+    uid: str
+    recurrence_id: str  # '' for a single (non-recurring) event
+    starts_at: datetime
+    ends_at: datetime
+
+
+def ics_error(code: str, message: str, **details: Any) -> SchedqError:
+    # Not retryable: the same bytes fail the same way; the next scheduled sync tries again.
+    return SchedqError(code, message, Category.VALIDATION, Severity.MEDIUM, details=details)
+
+
+def _line_of(text: str, snippet: str) -> int | None:
+    snippet = snippet.strip()[:60]
+    if not snippet:
+        return None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if snippet in line:
+            return number
+    return None
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ics_error(
+            "ICS_MALFORMED", f"The calendar is not UTF-8 text (line {line}).", line=line
+        ) from None
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def parse_calendar(raw: bytes) -> icalendar.Calendar:
+    text = _decode(raw)
+    head = text.lstrip()[:15].upper()
+    if head != "BEGIN:VCALENDAR":
+        raise ics_error("ICS_NOT_A_CALENDAR", "The content is not an iCalendar (no VCALENDAR).")
+    try:
+        cal = icalendar.Calendar.from_ical(text)
+    except ValueError as exc:
+        quoted = _QUOTED.search(str(exc))
+        line = _line_of(text, quoted.group(1)) if quoted else None
+        where = f" (line {line})" if line else ""
+        raise ics_error(
+            "ICS_MALFORMED", f"The calendar could not be parsed{where}.", line=line
+        ) from None
+    if not isinstance(cal, icalendar.Calendar):
+        raise ics_error("ICS_NOT_A_CALENDAR", "The content is not an iCalendar (no VCALENDAR).")
+    _check_components(cal, text)
+    return cal
+
+
+def _check_components(cal: icalendar.Calendar, text: str) -> None:
+    begins = [n for n, line in enumerate(text.splitlines(), 1) if line.upper() == "BEGIN:VEVENT"]
+    for index, event in enumerate(cal.walk("VEVENT")):
+        line = begins[index] if index < len(begins) else None
+        where = {"component": "VEVENT", "index": index, "line": line}
+        if event.errors:
+            prop, _ = event.errors[0]
+            name = prop or "a content line"
+            raise ics_error(
+                "ICS_MALFORMED",
+                f"VEVENT #{index + 1} (line {line}) has an invalid {name}.",
+                property=prop,
+                **where,
+            )
+        if not str(event.get("UID", "")).strip():
+            raise ics_error(
+                "ICS_EVENT_WITHOUT_UID", f"VEVENT #{index + 1} (line {line}) has no UID.", **where
+            )
+        if event.get("DTSTART") is None:
+            raise ics_error(
+                "ICS_MALFORMED", f"VEVENT #{index + 1} (line {line}) has no DTSTART.", **where
+            )
+
+
+def _instant(value: date | datetime, zone: ZoneInfo) -> datetime:
+    if isinstance(value, datetime):
+        local = value if value.tzinfo is not None else value.replace(tzinfo=zone)  # floating
+        return local.astimezone(UTC)
+    return datetime.combine(value, time(), zone).astimezone(UTC)  # all-day: local midnight
+
+
+def recurrence_key(value: date | datetime, zone: ZoneInfo) -> str:
+    if isinstance(value, datetime):
+        return _instant(value, zone).strftime("%Y%m%dT%H%M%SZ")
+    return value.strftime("%Y%m%d")
+
+
+def _series_uids(cal: icalendar.Calendar) -> set[str]:
+    return {
+        str(e["UID"])
+        for e in cal.walk("VEVENT")
+        if any(k in e for k in ("RRULE", "RDATE", "RECURRENCE-ID"))
+    }
+
+
+def _end(event: Any, start: date | datetime) -> date | datetime:
+    if event.get("DTEND") is not None:
+        return event["DTEND"].dt
+    if event.get("DURATION") is not None:
+        return start + event["DURATION"].dt
+    return start if isinstance(start, datetime) else start + timedelta(days=1)
+
+
+def busy_instances(
+    cal: icalendar.Calendar,
+    zone: ZoneInfo,
+    window_start: datetime,
+    window_end: datetime,
+    skip_uids: frozenset[str] = frozenset(),
+) -> list[BusyInstance]:
+    """Busy instances overlapping the window; transparent and cancelled events are not busy."""
+    series = _series_uids(cal)
+    try:
+        occurrences = list(recurring_ical_events.of(cal).between(window_start, window_end))
+    except (ValueError, TypeError) as exc:  # InvalidCalendar and bad rules are ValueErrors
+        raise ics_error(
+            "ICS_MALFORMED", "A recurring event could not be expanded.", problem=str(exc)[:200]
+        ) from None
+    found: dict[tuple[str, str], BusyInstance] = {}
+    for occ in occurrences:
+        uid = str(occ["UID"])
+        if uid in skip_uids:
+            continue
+        if str(occ.get("STATUS", "")).upper() == "CANCELLED":
+            continue
+        if str(occ.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
+            continue
+        raw_start = occ["DTSTART"].dt
+        start, end = _instant(raw_start, zone), _instant(_end(occ, raw_start), zone)
+        if end <= start:
+            continue  # a point in time blocks nothing
+        rid = recurrence_key(occ["RECURRENCE-ID"].dt, zone) if uid in series else ""
+        found.setdefault((uid, rid), BusyInstance(uid, rid, start, end))
+    return sorted(found.values(), key=lambda b: (b.starts_at, b.uid, b.recurrence_id))
+
+
+def conflicts(
+    busy: list[BusyInstance], appointments: list[tuple[str, datetime, datetime]]
+) -> list[dict[str, str]]:
+    """Busy instances overlapping booked appointments (half-open ranges)."""
+    out: list[dict[str, str]] = []
+    for b in busy:
+        for appt_id, start, end in appointments:
+            if b.starts_at < end and start < b.ends_at:
+                out.append(
+                    {
+                        "uid": b.uid,
+                        "recurrence_id": b.recurrence_id,
+                        "appointment_id": appt_id,
+                        "starts_at": b.starts_at.isoformat(),
+                        "ends_at": b.ends_at.isoformat(),
+                    }
+                )
+    return out

@@ -1,0 +1,79 @@
+"""The calendar beat tick: due links get one sync job per interval, spread by a per-link phase."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from producers.client import Client
+from shared.calendar_settings import CalendarSettings
+from shared.db.ledger import PENDING_STATUSES, Job
+from shared.db.uow import UnitOfWork
+from tests.calendar_support import make_doctor, run
+from worker.beat_schedule import BEAT_SCHEDULE
+from worker.services.calendar_beat import bucket, enqueue_due_syncs, phase
+
+pytestmark = pytest.mark.usefixtures("database_url", "redis_url")
+SETTINGS = CalendarSettings(sync_interval_seconds=600, sync_jitter_seconds=120)
+
+
+def sync_jobs(link_id: str) -> list[tuple[str, str]]:
+    with UnitOfWork() as uow:
+        rows = uow.session.execute(
+            select(Job.status, Job.idempotency_key)
+            .where(Job.kind == "sync_calendar", Job.payload["link_id"].astext == link_id)
+            .order_by(Job.seq)
+        )
+        return [(status, key or "") for status, key in rows]
+
+
+def test_phase_spreads_links_and_bucket_moves_once_per_interval() -> None:
+    phases = {phase(uuid.uuid4(), 120) for _ in range(200)}
+    assert min(phases) >= 0 and max(phases) <= 120 and len(phases) > 50
+    link = uuid.uuid4()
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    buckets = {bucket(link, start + timedelta(seconds=s), SETTINGS) for s in range(0, 600, 10)}
+    assert len(buckets) in (1, 2)  # one boundary at most inside one interval
+    assert (
+        bucket(link, start + timedelta(seconds=600), SETTINGS) == bucket(link, start, SETTINGS) + 1
+    )
+
+
+def test_beat_submits_one_sync_per_active_import_link_per_interval(uid: str) -> None:
+    doctor = make_doctor(f"beat-{uid}")
+
+    def link(url: str, **extra: object) -> str:
+        payload = {"doctor_id": doctor, "url": url, **extra}
+        return str(run("link_calendar", payload)["link_id"])
+
+    active = link(f"http://127.0.0.1:9/{uid}.ics", kind="ics")
+    inactive = link(f"http://127.0.0.1:9/{uid}-off.ics", kind="ics", active=False)
+    export = link(f"http://127.0.0.1:9/{uid}/", kind="caldav", direction="export")
+    client = Client(submitter="beat-test")
+    now = datetime.now(UTC)
+
+    assert enqueue_due_syncs(client, SETTINGS, now) >= 1
+    jobs = sync_jobs(active)
+    assert len(jobs) == 1 and jobs[0][1].startswith(f"sync_calendar:{active}:")
+    assert sync_jobs(inactive) == [] and sync_jobs(export) == []
+
+    enqueue_due_syncs(client, SETTINGS, now + timedelta(seconds=5))  # a second tick, same interval
+    assert len(sync_jobs(active)) == 1
+
+    later = now + timedelta(seconds=SETTINGS.sync_interval_seconds)
+    still_pending = sync_jobs(active)[0][0] in PENDING_STATUSES
+    enqueue_due_syncs(client, SETTINGS, later)
+    # Never a second sync of a link while one is queued or running; otherwise the next one.
+    assert len(sync_jobs(active)) == (1 if still_pending else 2)
+
+
+def test_beat_schedule_names_the_registered_task() -> None:
+    from worker.app import app
+
+    entry = BEAT_SCHEDULE["calendar-enqueue-due-syncs"]
+    assert entry["task"] in app.tasks
+    assert entry["options"]["queue"] == "calendar"
+    assert 0 < entry["schedule"] <= 60
