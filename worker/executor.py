@@ -131,7 +131,7 @@ def _conclude(
     with UnitOfWork() as uow:
         if not ledger_ops.lock_if_pending(uow, job_id):
             return Decision("noop", kind=kind)
-        if action == "retry" and attempt > settings.max_retries:
+        if action == "retry" and attempt > settings.retry_limit(err.category):
             action = "dead"
             err = SchedqError(
                 "RETRIES_EXHAUSTED",
