@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from shared.broker import Envelope, producer_app, publish
 from shared.db.ledger import TERMINAL_STATUSES, Job
+from shared.db.reliability import JobAttempt
 from shared.db.uow import UnitOfWork
 from shared.errors import SchedqError, idempotency_conflict, not_found
 from shared.jobs import get_kind
@@ -49,6 +50,8 @@ class JobView(BaseModel):
     finished_at: str | None
     error: dict[str, Any] | None
     result: dict[str, Any] | None
+    # Every attempt that did not succeed: attempt, at, outcome, error code/category, next try.
+    history: list[dict[str, Any]] = []
 
     @property
     def terminal(self) -> bool:
@@ -176,7 +179,10 @@ class Client:
             job = uow.session.get(Job, ident)
             if job is None:
                 raise not_found("job", str(job_id))
-            return _view(job)
+            attempts = uow.session.scalars(
+                select(JobAttempt).where(JobAttempt.job_id == ident).order_by(JobAttempt.id)
+            )
+            return _view(job).model_copy(update={"history": [a.as_dict() for a in attempts]})
 
     def wait(self, job_id: str, timeout: float = 30.0, poll: float = 0.1) -> JobView:
         """Poll the ledger until the job is terminal (succeeded, rejected or dead)."""

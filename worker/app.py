@@ -7,18 +7,21 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_init, worker_process_init
 
-from shared.celery_config import celery_config
+from shared.celery_config import RECONCILE_TASK, celery_config
 from shared.db.base import dispose_engines
 from shared.jobs import KINDS
 from shared.settings import get_settings
-from worker import startup_checks
+from worker import reconciler, startup_checks, test_hooks
 from worker.tasks.base import register_job_task
 
 settings = get_settings()
 app = Celery("schedq")
 app.conf.update(celery_config(settings))
+if settings.test_hooks:  # test-only kinds; settings refuse this in production
+    test_hooks.enable()
 
 TASKS = {name: register_job_task(app, kind) for name, kind in KINDS.items()}
+RECONCILE = app.task(name=RECONCILE_TASK, ignore_result=True)(reconciler.run)
 
 
 @worker_init.connect

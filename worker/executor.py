@@ -23,7 +23,7 @@ from shared.errors import Category, SchedqError, Severity
 from shared.jobs import KINDS
 from shared.payloads import parse_payload
 from shared.settings import Settings
-from worker import ledger_ops
+from worker import dead_letters, ledger_ops
 from worker.context import JobContext
 from worker.error_map import classify
 from worker.handlers import HANDLERS
@@ -64,13 +64,25 @@ _CRASH_LOOP = SchedqError(
 )
 
 
+_WORKER_LOST = SchedqError(
+    "WORKER_LOST",
+    "The worker running the job stopped before it finished; the job was delivered again.",
+    Category.SYSTEM,
+    Severity.HIGH,
+)
+
+
 def run_delivery(job_id: uuid.UUID, settings: Settings) -> Decision:
     with UnitOfWork() as uow:
         row = ledger_ops.begin_delivery(uow, job_id)
         if row is None:
             # Terminal already (a redelivery or replay of a finished job) or unknown.
-            status = ledger_ops.status_of(uow, job_id)
-            return Decision("noop", error=None if status else _unknown_job(job_id))
+            if ledger_ops.status_of(uow, job_id) is not None:
+                return Decision("noop")
+            return Decision("noop", error=_unknown_job(job_id))
+        if row.unfinished_deliveries > 1:
+            # The previous delivery started and never recorded an end: its worker died.
+            ledger_ops.record_attempt(uow, job_id, row.attempts + 1, "worker_lost", _WORKER_LOST)
         uow.commit()
     kind = row.kind
     if row.unfinished_deliveries > settings.max_deliveries:
@@ -142,10 +154,15 @@ def _conclude(
             )
         if action == "retry":
             delay = backoff(settings, attempt, err.retry_after)
-            ledger_ops.requeue(uow, job_id, delay, error=err)
+            next_at = ledger_ops.requeue(uow, job_id, delay, error=err)
+            ledger_ops.record_attempt(uow, job_id, attempt, "retry", err, next_at)
             uow.commit()
             return Decision("retry", countdown=delay, error=err, kind=kind)
-        ledger_ops.finish(uow, job_id, "dead" if action == "dead" else "rejected", error=err)
+        status = "dead" if action == "dead" else "rejected"
+        ledger_ops.finish(uow, job_id, status, error=err)
+        ledger_ops.record_attempt(uow, job_id, attempt, status, err)
+        if status == "dead":
+            dead_letters.bury(uow, job_id, err, settings)
         uow.commit()
     return Decision(action, error=err, kind=kind)
 

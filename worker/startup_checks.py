@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from shared.celery_config import SCREENING_CONSUMER
 from shared.settings import Settings
 
 
@@ -40,6 +41,8 @@ def problems(conf: Mapping[str, Any], settings: Settings) -> list[str]:
                 out.append(f"{name} ({seconds:g}s) must be below SCHEDQ_VISIBILITY_TIMEOUT ({vt}s)")
     if not conf.get("worker_max_memory_per_child"):
         out.append("worker_max_memory_per_child must be set")
+    if conf.get("worker_consumer") != SCREENING_CONSUMER:
+        out.append(f"worker_consumer must be {SCREENING_CONSUMER} (poison messages are screened)")
     if not conf.get("worker_send_task_events"):
         out.append("task events must be on (Flower needs them)")
     return out

@@ -2,6 +2,17 @@
 
 from shared.db.base import Base
 from shared.db.ledger import AuditEntry, Job
+from shared.db.reliability import DeadLetter, JobAttempt, PoisonMessage
 from shared.db.schedule import Appointment, Doctor, WorkingPlan
 
-__all__ = ["Appointment", "AuditEntry", "Base", "Doctor", "Job", "WorkingPlan"]
+__all__ = [
+    "Appointment",
+    "AuditEntry",
+    "Base",
+    "DeadLetter",
+    "Doctor",
+    "Job",
+    "JobAttempt",
+    "PoisonMessage",
+    "WorkingPlan",
+]
