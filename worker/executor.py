@@ -12,11 +12,10 @@ Per delivery:
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
-
-from celery.utils.time import get_exponential_backoff_interval
 
 from shared.db.uow import UnitOfWork
 from shared.errors import Category, SchedqError, Severity
@@ -42,18 +41,19 @@ class Decision:
 
 
 def backoff(settings: Settings, attempt: int, retry_after: float | None = None) -> float:
-    """Full-jitter exponential backoff, capped; a provider's Retry-After wins when longer."""
-    delay = float(
-        get_exponential_backoff_interval(
-            factor=settings.retry_backoff_base,
-            retries=attempt,
-            maximum=int(settings.retry_backoff_cap),
-            full_jitter=True,
-        )
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^(attempt-1))].
+
+    A provider's Retry-After wins when it is longer, but never beyond the cap (the cap is
+    checked at startup to stay below the broker's visibility timeout). Celery's own helper
+    is not used because it only accepts whole seconds.
+    """
+    ceiling = min(
+        settings.retry_backoff_cap, settings.retry_backoff_base * 2 ** max(attempt - 1, 0)
     )
+    delay = random.uniform(0, ceiling)
     if retry_after is not None:
         delay = max(delay, min(retry_after, settings.retry_backoff_cap))
-    return min(delay, settings.retry_backoff_cap)
+    return delay
 
 
 _CRASH_LOOP = SchedqError(

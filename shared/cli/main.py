@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from shared.cli.dlq import app as dlq_app
 from shared.cli.output import console, emit_json, job_table, show_error
 from shared.errors import SchedqError
 
@@ -18,6 +19,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(dlq_app, name="dlq")
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON document instead of a table.")
@@ -101,6 +104,22 @@ def worker(
     if hostname:
         argv += ["-n", hostname]
     celery_app.worker_main(argv)
+
+
+@app.command()
+def beat(
+    schedule_file: Annotated[
+        Path, typer.Option(help="Where beat keeps its last-run times.")
+    ] = Path(".schedq/celerybeat-schedule"),
+    loglevel: Annotated[str | None, typer.Option(help="Overrides SCHEDQ_LOG_LEVEL.")] = None,
+) -> None:
+    """Run Celery beat (the reconciler every SCHEDQ_RECONCILE_INTERVAL_SECONDS). Run only one."""
+    from shared.settings import get_settings
+    from worker.app import app as celery_app
+
+    schedule_file.parent.mkdir(parents=True, exist_ok=True)
+    level = loglevel or get_settings().log_level
+    celery_app.start(["beat", "-s", str(schedule_file), "--loglevel", level])
 
 
 @app.command()
