@@ -8,6 +8,7 @@ process a test starts (workers, CLI) reads the same settings.
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import time
@@ -37,7 +38,20 @@ def _claim_redis_db() -> int:
     raise RuntimeError("all Redis test dbs 1..15 are claimed by other runs")
 
 
+def _release_claim() -> None:
+    """Free the claim at exit even when no test used Redis (claims leaked otherwise)."""
+    try:
+        admin = redis_lib.Redis.from_url(f"{REDIS_BASE}/0", socket_connect_timeout=2)
+        if admin.get(f"schedq:test-claim:{REDIS_DB}") == RUN.encode():
+            admin.delete(f"schedq:test-claim:{REDIS_DB}")
+    except redis_lib.RedisError:
+        pass
+
+
+_OWN_CLAIM = not os.environ.get("SCHEDQ_TEST_REDIS_DB")
 REDIS_DB = int(os.environ.get("SCHEDQ_TEST_REDIS_DB") or _claim_redis_db())
+if _OWN_CLAIM:
+    atexit.register(_release_claim)
 os.environ["SCHEDQ_TEST_REDIS_DB"] = str(REDIS_DB)  # xdist-free: child processes inherit
 BROKER_URL = f"{REDIS_BASE}/{REDIS_DB}"
 
