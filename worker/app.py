@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from celery import Celery
@@ -26,7 +27,13 @@ RECONCILE = app.task(name=RECONCILE_TASK, ignore_result=True)(reconciler.run)
 
 @worker_init.connect
 def _refuse_unsafe_config(sender: Any = None, **_: Any) -> None:
-    startup_checks.check(app.conf, settings)
+    # Celery logs and swallows any Exception a signal handler raises, so an unsafe config
+    # would only be logged; SystemExit is not an Exception and really stops the worker.
+    try:
+        startup_checks.check(app.conf, settings)
+    except startup_checks.UnsafeConfig as exc:
+        print(f"schedq: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
 
 
 @worker_process_init.connect

@@ -19,8 +19,15 @@ from shared.db.base import dispose_engines
 from shared.db.migrate import upgrade_to_head
 from shared.embedded import EmbeddedServers
 from tests.conftest import wait_until
-from tests.faults.conftest import FAULT_ENV, FaultRig, RedisServer, audit, environment
-from tests.faults.conftest import statuses, wait_terminal
+from tests.faults.conftest import (
+    FAULT_ENV,
+    FaultRig,
+    RedisServer,
+    audit,
+    environment,
+    statuses,
+    wait_terminal,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -50,7 +57,10 @@ def test_broker_flushed_then_restarted_mid_run_loses_nothing(
         succeeded_at_flush=flushed_at,
         worker_survived=node.proc.poll() is None,
     )
-    assert figures.succeeded == len(ids), ({s: list(final.values()).count(s) for s in set(final.values())}, node.log())
+    assert figures.succeeded == len(ids), (
+        {s: list(final.values()).count(s) for s in set(final.values())},
+        node.log(),
+    )
     assert figures.duplicates == 0 and figures.schedule_mismatches == 0
     assert node.proc.poll() is None  # the same worker resumed after the restart
 
