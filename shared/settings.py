@@ -56,7 +56,8 @@ class Settings(BaseSettings):
     # `running` before the reconciler decides its worker died and republishes it.
     reconcile_interval_seconds: float = Field(30.0, gt=0)
     reconcile_running_margin_seconds: int = Field(30, ge=1)
-    # Test-only job kinds (crash, sleep, fail on demand); refused when env is production.
+    # Test-only job kinds (crash, sleep, fail on demand); a production worker refuses to start
+    # with it (worker.startup_checks) and never registers them.
     test_hooks: bool = False
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -102,8 +103,6 @@ class Settings(BaseSettings):
             raise ValueError("SCHEDQ_SOFT_TIME_LIMIT must be below SCHEDQ_TIME_LIMIT")
         if self.business_hours_start >= self.business_hours_end:
             raise ValueError("SCHEDQ_BUSINESS_HOURS_START must be before SCHEDQ_BUSINESS_HOURS_END")
-        if self.test_hooks and self.env == "production":
-            raise ValueError("SCHEDQ_TEST_HOOKS must never be enabled in production")
         return self
 
     def retry_limit(self, category: str) -> int:
