@@ -23,7 +23,7 @@ from shared.broker import Envelope, producer_app, publish
 from shared.db.ledger import Job
 from shared.db.reliability import DeadLetter, PoisonMessage
 from shared.db.uow import UnitOfWork
-from shared.errors import Category, SchedqError, Severity, not_found
+from shared.errors import Category, SchedqError, Severity
 from shared.jobs import get_kind
 from shared.settings import Settings
 
@@ -33,6 +33,15 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 def bad_input(message: str) -> SchedqError:
     return SchedqError("DLQ_BAD_INPUT", message, Category.VALIDATION, Severity.LOW)
+
+
+def letter_not_found(ident: str) -> SchedqError:
+    return SchedqError(
+        "DEAD_LETTER_NOT_FOUND",
+        f"No dead letter with id '{ident[:64]}' exists.",
+        Category.BUSINESS_LOGIC,
+        Severity.LOW,
+    )
 
 
 def parse_duration(text: str) -> timedelta:
@@ -114,14 +123,14 @@ def _where_ident(ident: str) -> Any:
     try:
         return DeadLetter.job_id == uuid.UUID(ident)
     except ValueError:
-        raise not_found("dead letter", ident) from None
+        raise letter_not_found(ident) from None
 
 
 def show(ident: str) -> dict[str, Any]:
     with UnitOfWork() as uow:
         letter = uow.session.scalars(select(DeadLetter).where(_where_ident(ident))).one_or_none()
         if letter is None:
-            raise not_found("dead letter", ident)
+            raise letter_not_found(ident)
         return as_dict(letter, full=True)
 
 
@@ -177,7 +186,7 @@ def replay(
     with UnitOfWork() as uow:
         letters = list(uow.session.scalars(stmt))
         if ident is not None and not letters:
-            raise not_found("dead letter", ident)
+            raise letter_not_found(ident)
         results = [_replay_locked(uow, letter) for letter in letters]
         envelopes = [env for _, env in results if env is not None]
         uow.commit()

@@ -65,6 +65,15 @@ def has_pending_predecessor(uow: UnitOfWork, key: str, seq: int) -> bool:
     )
 
 
+_ERROR_COLUMNS = (
+    "error_code",
+    "error_category",
+    "error_severity",
+    "error_message",
+    "error_details",
+)
+
+
 def _error_values(err: SchedqError) -> dict[str, Any]:
     return {
         "error_code": err.code,
@@ -96,6 +105,9 @@ def finish(
         values["attempts"] = Job.attempts + 1
     if error is not None:
         values.update(_error_values(error))
+    elif status == "succeeded":
+        # Errors of earlier attempts stay in the history, not on a job that succeeded.
+        values.update(dict.fromkeys(_ERROR_COLUMNS))
     uow.session.execute(update(Job).where(Job.id == job_id).values(**values))
 
 

@@ -1,8 +1,8 @@
 """TEST-ONLY job kinds that misbehave on demand: crash their worker, sleep, fail N times.
 
 Enabled only when ``SCHEDQ_TEST_HOOKS=1`` outside production (a production worker refuses to
-start with it), by ``worker.app`` and by test processes that submit these kinds. Fault tests use them to prove
-crash-loop quarantine, retry limits and shutdown behaviour with real worker processes.
+start with it), by ``worker.app`` and by test processes that submit these kinds. Fault tests
+use them to prove crash-loop quarantine, retry limits and shutdown behaviour with real workers.
 Each successful run touches the doctor like a real change: version bump plus one audit row,
 so tests can count effects per job from the schedule and audit tables.
 """

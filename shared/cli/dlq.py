@@ -106,11 +106,16 @@ def replay(
     from shared import dlq
     from shared.settings import get_settings
 
+    settings = get_settings()
+    if settings.test_hooks and settings.env != "production":
+        from worker import test_hooks  # test-only kinds exist in this deployment's ledger
+
+        test_hooks.enable()
     if (ident is None) == (all_matching is None):
         _fail(dlq.bad_input("Give a dead-letter id or --all-matching FILTER, not both."), as_json)
     try:
         flt = dlq.Filter.parse(all_matching) if all_matching else None
-        results = dlq.replay(get_settings(), ident=ident, flt=flt)
+        results = dlq.replay(settings, ident=ident, flt=flt)
     except SchedqError as exc:
         _fail(exc, as_json)
     if as_json:

@@ -38,6 +38,7 @@ def test_transient_failures_retry_with_history_then_succeed(
     final = client.wait(view.id, timeout=30)
     assert final.status == "succeeded", worker.log()
     assert final.attempts == 3
+    assert final.error is None  # earlier errors live in the history only
     assert [(h["attempt"], h["outcome"], h["error_code"]) for h in final.history] == [
         (1, "retry", "NETWORK_ERROR"),
         (2, "retry", "NETWORK_ERROR"),
