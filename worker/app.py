@@ -18,6 +18,9 @@ from worker.tasks.base import register_job_task
 settings = get_settings()
 app = Celery("schedq")
 app.conf.update(celery_config(settings))
+if settings.broker_url.startswith("redis://"):
+    # Survives queue items that are not kombu envelopes (see worker.transport).
+    app.conf.broker_transport = "worker.transport:Transport"
 if settings.test_hooks and settings.env != "production":  # test-only kinds
     test_hooks.enable()
 

@@ -34,6 +34,7 @@ CODES = {
     "UNKNOWN_TASK": "No task of that name is registered on this worker.",
     "BAD_ARGUMENTS": "The message's arguments are not exactly one job id.",
     "UNKNOWN_JOB": "The message names a job id the ledger does not know.",
+    "UNREADABLE_ENVELOPE": "A queue item is not a broker message at all (not kombu JSON).",
 }
 
 

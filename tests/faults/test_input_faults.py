@@ -9,13 +9,13 @@ import pickle
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kombu import Connection, Exchange
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from producers.client import JobRequest
 from shared.broker import Envelope, producer_app, publish
@@ -136,6 +136,8 @@ def test_bad_input_corpus_is_refused_with_codes_and_the_worker_keeps_serving(
     rejected_jobs: dict[str, tuple[str, str]] = {}
     poison: dict[str, tuple[str, str | None]] = {}  # case -> (expected, message id)
     valid: list[str] = []
+    envelopes = 0
+    started = datetime.now(UTC)
     queue = rig.settings.schedule_queue
     with Connection(rig.settings.broker_url) as conn:
         producer = conn.Producer()
@@ -154,6 +156,10 @@ def test_bad_input_corpus_is_refused_with_codes_and_the_worker_keeps_serving(
             elif case["layer"] == "worker":
                 view = client.submit("set_working_plan", _payload(case, f"bw{uid}-{i}"))
                 rejected_jobs[name] = (view.id, case["violation"])
+            elif case["layer"] == "envelope":
+                # Straight onto the Redis list, as a misconfigured client or a person might.
+                rig.redis.client().lpush(queue, case["raw"])
+                envelopes += 1
             elif case.get("generator") == "unknown_job":
                 mid = str(uuid.uuid4())
                 publish(
@@ -200,6 +206,15 @@ def test_bad_input_corpus_is_refused_with_codes_and_the_worker_keeps_serving(
         lambda: all(ref in poison_seen() for _, ref in poison.values()), timeout=30
     ), node.log()
     seen = poison_seen()
+    with UnitOfWork() as uow:
+        unreadable = uow.session.scalar(
+            select(func.count()).where(
+                PoisonMessage.code == "UNREADABLE_ENVELOPE", PoisonMessage.at >= started
+            )
+        )
+    for case in cases:
+        if case["layer"] == "envelope":
+            outcomes[case["name"]] = "ok" if unreadable == envelopes else f"{unreadable} recorded"
     for name, (expected, ref) in poison.items():
         outcomes[name] = "ok" if seen.get(str(ref)) == expected else f"got {seen.get(str(ref))}"
     with UnitOfWork() as uow:  # the pickle naming a real job dead-lettered that job

@@ -73,6 +73,7 @@ def test_every_refusal_code_is_documented() -> None:
         "UNKNOWN_TASK",
         "BAD_ARGUMENTS",
         "UNKNOWN_JOB",
+        "UNREADABLE_ENVELOPE",
     }
 
 
