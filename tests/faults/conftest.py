@@ -111,7 +111,6 @@ class Figures:
     pending: int
     duplicates: int  # succeeded jobs with audit rows != 1 plus others with audit rows != 0
     schedule_mismatches: int  # doctors whose version != number of their succeeded jobs
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

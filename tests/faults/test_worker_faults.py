@@ -36,7 +36,7 @@ def test_sigkill_of_a_pool_child_mid_job_loses_nothing(
     # message as timed out; the reconciler (beat) then resends the job still `running`.
     rig.beat()
     node = rig.worker("child-kill", concurrency=2)
-    ids = rig.submit_touches(f"ck{uid}", 40, doctors=40, seconds=0.4)
+    ids = rig.submit_touches(f"ck{uid}", 20, doctors=20, seconds=0.8)
     assert wait_until(lambda: count(ids, "running") >= 1, timeout=20)
     children = pool_children(node.proc.pid)
     for child in children:
