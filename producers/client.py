@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -27,6 +28,8 @@ from shared.errors import SchedqError, idempotency_conflict, not_found
 from shared.jobs import get_kind
 from shared.payloads import parse_payload, schema_error
 from shared.settings import Settings, get_settings
+
+log = logging.getLogger("schedq.producer")
 
 
 @dataclass(frozen=True)
@@ -159,8 +162,12 @@ class Client:
         return views
 
     def _publish(self, envelopes: list[Envelope]) -> None:
-        # If this fails the jobs stay queued in the ledger; the reconciler republishes them.
-        publish(self._app, envelopes)
+        # The jobs are accepted once committed: a broker outage must not turn that into an
+        # error for the caller. They stay queued in the ledger; the reconciler resends them.
+        try:
+            publish(self._app, envelopes)
+        except Exception:
+            log.warning("%d accepted job(s) not published yet; the reconciler will", len(envelopes))
 
     @staticmethod
     def _existing(uow: UnitOfWork, row: dict[str, Any]) -> Job:

@@ -1,11 +1,18 @@
-"""The Redis transport, hardened against items in a queue list that are not kombu envelopes.
+"""The Redis transport, hardened against two ways kombu 5.x stops a worker for good.
 
 kombu pops an item with BRPOP and decodes it as JSON before Celery's consumer sees anything;
 if that fails the exception reaches Celery's main loop as an "Unrecoverable error" and the
 worker exits (celery/celery#1113): one ``LPUSH schedule garbage`` would stop every worker in
 turn. This channel treats such an item as poison instead: BRPOP already removed it, so it is
-logged, recorded (``UNREADABLE_ENVELOPE``) and the worker carries on. Selected for
-``redis://`` brokers by ``worker.app`` (``broker_transport``).
+logged, recorded (``UNREADABLE_ENVELOPE``) and the worker carries on.
+
+Second, when Redis goes away, Celery closes the connection and then this channel, whose close
+tries to restore unacked messages through a connection that is already torn down
+(``AttributeError`` on ``None``, kombu#582/#970): again an "Unrecoverable error". Closing is
+made best effort; the unacked messages stay in Redis (restored after the visibility timeout)
+and the ledger still holds the jobs, so the reconciler resends them; Celery reconnects.
+
+Selected for ``redis://`` brokers by ``worker.app`` (``broker_transport``).
 """
 
 from __future__ import annotations
@@ -36,6 +43,12 @@ class Channel(redis.Channel):
             )
             poison.record(get_settings(), refusal)
             return True
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except AttributeError:
+            log.warning("broker channel closed after its connection was gone; reconnecting")
 
 
 class Transport(redis.Transport):

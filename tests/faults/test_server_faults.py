@@ -99,8 +99,12 @@ def test_postgres_connections_terminated_and_server_restarted_jobs_retry_and_suc
                 assert wait_until(lambda: succeeded(ids) >= 20, timeout=60), node.log()
                 terminated = _terminate_backends(admin_uri)
                 assert wait_until(lambda: succeeded(ids) >= 50, timeout=60), node.log()
-                pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pg.pgdata, user=pg.system_user,
-                       timeout=60)  # fmt: skip
+                pg_ctl(
+                    ["-w", "-m", "fast", "restart"],
+                    pgdata=pg.pgdata,
+                    user=pg.system_user,
+                    timeout=60,
+                )
                 dispose_engines()  # this test process's own pooled connections died too
                 final = wait_terminal(ids, timeout=90)
                 figures = audit(ids, f"pg{uid}")
@@ -113,8 +117,12 @@ def test_postgres_connections_terminated_and_server_restarted_jobs_retry_and_suc
                 unrecorded = node.log_path.read_text(errors="replace").count(
                     "outcome not recorded (DATABASE_UNAVAILABLE)"
                 )
-                report.update(asdict(figures), backends_terminated=terminated,
-                              retries_recorded=recorded, retries_logged=unrecorded)  # fmt: skip
+                report.update(
+                    asdict(figures),
+                    backends_terminated=terminated,
+                    retries_recorded=recorded,
+                    retries_logged=unrecorded,
+                )
                 states = {s: list(final.values()).count(s) for s in set(final.values())}
                 assert figures.succeeded == len(ids), (states, node.log())
                 assert figures.duplicates == 0 and figures.schedule_mismatches == 0
@@ -149,4 +157,37 @@ def test_jobs_committed_but_never_published_are_resent_by_the_reconciler(
         {s: list(final.values()).count(s) for s in set(final.values())},
         node.log(),
     )
+    assert figures.duplicates == 0 and figures.schedule_mismatches == 0
+
+
+def test_submissions_while_the_broker_is_down_are_accepted_and_run_later(
+    rig: FaultRig, uid: str, report: dict[str, Any]
+) -> None:
+    with environment({"SCHEDQ_RECONCILE_AFTER_SECONDS": "2"}):
+        rig.beat()
+        node = rig.worker("down", concurrency=2)
+    # Jobs in flight when Redis dies: they finish but their acks fail (the path on which
+    # kombu used to stop the worker, see worker/transport.py).
+    in_flight = rig.submit_touches(f"dn{uid}", 4, doctors=4, seconds=1.5)
+    assert wait_until(lambda: any(s == "running" for s in statuses(in_flight).values()), 20)
+    rig.redis.stop()
+    started = time.monotonic()
+    late = rig.submit_touches(f"dn{uid}", 50, doctors=10)  # no error: the ledger accepted them
+    submit_seconds = time.monotonic() - started
+    queued_while_down = sum(s == "queued" for s in statuses(late).values())
+    time.sleep(2)
+    rig.redis.start()
+    ids = in_flight + late
+    final = wait_terminal(ids, timeout=60)
+    figures = audit(ids, f"dn{uid}")
+    report.update(
+        asdict(figures),
+        queued_while_down=queued_while_down,
+        submit_seconds=round(submit_seconds, 1),
+        worker_survived=node.proc.poll() is None,
+    )
+    states = {s: list(final.values()).count(s) for s in set(final.values())}
+    assert queued_while_down == len(late)
+    assert node.proc.poll() is None
+    assert figures.succeeded == len(ids), (states, node.log())
     assert figures.duplicates == 0 and figures.schedule_mismatches == 0
