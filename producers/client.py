@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from shared.availability_cache import AvailabilityCache
 from shared.broker import Envelope, producer_app, publish
 from shared.db.ledger import TERMINAL_STATUSES, Job
+from shared.db.reliability import JobAttempt
 from shared.db.uow import UnitOfWork
 from shared.errors import SchedqError, idempotency_conflict, not_found
 from shared.jobs import get_kind
@@ -54,6 +55,8 @@ class JobView(BaseModel):
     finished_at: str | None
     error: dict[str, Any] | None
     result: dict[str, Any] | None
+    # Every attempt that did not succeed: attempt, at, outcome, error code/category, next try.
+    history: list[dict[str, Any]] = []
 
     @property
     def terminal(self) -> bool:
@@ -162,8 +165,13 @@ class Client:
         return views
 
     def _publish(self, envelopes: list[Envelope]) -> None:
-        # If this fails the jobs stay queued in the ledger; the reconciler republishes them.
-        publish(self._app, envelopes)
+        # The jobs are accepted once committed: a broker outage must not turn that into an
+        # error for the caller. They stay queued in the ledger; the reconciler resends them.
+        try:
+            publish(self._app, envelopes)
+        except Exception:
+            log.warning("%d accepted job(s) not published yet; the reconciler will", len(envelopes))
+            return
         for env in envelopes:
             log.info(
                 "job accepted",
@@ -191,7 +199,10 @@ class Client:
             job = uow.session.get(Job, ident)
             if job is None:
                 raise not_found("job", str(job_id))
-            return _view(job)
+            attempts = uow.session.scalars(
+                select(JobAttempt).where(JobAttempt.job_id == ident).order_by(JobAttempt.id)
+            )
+            return _view(job).model_copy(update={"history": [a.as_dict() for a in attempts]})
 
     def availability(
         self, doctor_id: str, start: date | datetime, end: date | datetime

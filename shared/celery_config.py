@@ -13,6 +13,9 @@ from kombu import Exchange, Queue
 
 from shared.settings import Settings
 
+RECONCILE_TASK = "schedq.reconcile"
+SCREENING_CONSUMER = "worker.consumer:ScreeningConsumer"
+
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     queues = [settings.schedule_queue, settings.calendar_queue, settings.dead_letter_queue]
@@ -48,4 +51,20 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "worker_redirect_stdouts": False,
         "broker_pool_limit": 10,
+        # Every message is screened (size, content type, arguments) before dispatch, and each
+        # refusal is recorded (worker.consumer).
+        "worker_consumer": SCREENING_CONSUMER,
+        # Keep reconnecting to a restarted broker instead of giving up after 100 tries.
+        "broker_connection_max_retries": None,
+        "beat_schedule": {
+            "schedq-reconcile": {
+                "task": RECONCILE_TASK,
+                "schedule": settings.reconcile_interval_seconds,
+                # A run that waited longer than one interval is superseded by the next one.
+                "options": {
+                    "queue": settings.schedule_queue,
+                    "expires": settings.reconcile_interval_seconds,
+                },
+            }
+        },
     }

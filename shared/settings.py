@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     max_retries: int = Field(5, ge=0, le=50)
     retry_backoff_base: float = Field(1.0, gt=0)
     retry_backoff_cap: float = Field(300.0, gt=0)
+    # Per-category attempt limits, e.g. SCHEDQ_RETRY_LIMITS='{"NETWORK": 8, "DATABASE": 10}';
+    # a category not listed uses max_retries.
+    # Held as sorted pairs so the frozen settings object stays hashable.
+    retry_limits: tuple[tuple[str, int], ...] = ()
     # A job whose delivery never finishes (its worker died) this many times in a row is
     # quarantined as dead instead of looping forever.
     max_deliveries: int = Field(3, ge=1, le=100)
@@ -47,6 +51,13 @@ class Settings(BaseSettings):
     business_hours_end: str = "22:00"
 
     reconcile_after_seconds: int = Field(120, ge=1)
+    # How often beat runs the reconciler, and how long past the hard time limit a job may stay
+    # `running` before the reconciler decides its worker died and republishes it.
+    reconcile_interval_seconds: float = Field(30.0, gt=0)
+    reconcile_running_margin_seconds: int = Field(30, ge=1)
+    # Test-only job kinds (crash, sleep, fail on demand); a production worker refuses to start
+    # with it (worker.startup_checks) and never registers them.
+    test_hooks: bool = False
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -69,6 +80,19 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, rediss://, redis+socket:// or amqp:// URL")
         return value
 
+    @field_validator("retry_limits", mode="before")
+    @classmethod
+    def _known_categories(cls, value: object) -> object:
+        from shared.errors import Category
+
+        pairs = sorted(value.items()) if isinstance(value, dict) else value
+        for name, limit in pairs if isinstance(pairs, list | tuple) else ():
+            if name not in Category.__members__:
+                raise ValueError(f"unknown error category {name!r}")
+            if not isinstance(limit, int) or not 0 <= limit <= 50:
+                raise ValueError(f"retry limit for {name} must be an integer 0..50")
+        return pairs
+
     @field_validator("business_hours_start", "business_hours_end")
     @classmethod
     def _hhmm(cls, value: str) -> str:
@@ -83,6 +107,9 @@ class Settings(BaseSettings):
         if self.business_hours_start >= self.business_hours_end:
             raise ValueError("SCHEDQ_BUSINESS_HOURS_START must be before SCHEDQ_BUSINESS_HOURS_END")
         return self
+
+    def retry_limit(self, category: str) -> int:
+        return dict(self.retry_limits).get(category, self.max_retries)
 
     @property
     def sync_database_url(self) -> str:

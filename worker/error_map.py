@@ -1,91 +1,183 @@
 """The one table that turns any exception into a schedq error (category, severity, retryable).
 
-Domain code raises ``SchedqError`` already; everything else (drivers, network, time limits) is
-classified here. Messages are written for people: no SQL, no stack traces, no host names.
+Domain code raises ``SchedqError`` already; everything else (database driver, Redis, HTTP
+providers, time limits, the OS) is classified here, first matching row wins. Messages are
+written for people: they never include the exception text, SQL, stack traces or host names
+(the original exception is logged by the executor, not stored on the job).
 """
 
 from __future__ import annotations
 
-from celery.exceptions import SoftTimeLimitExceeded
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sa_errors
 
 from shared.errors import Category, SchedqError, Severity
 
-# PostgreSQL SQLSTATEs with a domain meaning.
+# PostgreSQL SQLSTATEs with a domain meaning (permanent: retrying cannot change the answer).
 _SQLSTATE = {
     "23P01": ("SCHEDULE_CONFLICT", "The requested time overlaps an existing booking."),
     "23505": ("DUPLICATE", "This record already exists."),
     "23503": ("REFERENCE_MISSING", "The job refers to something that does not exist."),
     "23514": ("CONSTRAINT_VIOLATED", "The change breaks a scheduling rule."),
-    "40001": ("SERIALIZATION_FAILURE", "The schedule was busy; the job will be retried."),
-    "40P01": ("DEADLOCK", "The schedule was busy; the job will be retried."),
+    "22001": ("VALUE_TOO_LONG", "A value is longer than the schedule can store."),
 }
-_RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "08006", "08001"}
+# Serialization failure, deadlock, lock timeout, admin shutdown, crash, cannot connect now,
+# connection failures, too many connections: the same job can succeed a moment later.
+_RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "08000", "08003"}
+_RETRYABLE_SQLSTATES |= {"08006", "08001", "08004", "53300", "53400"}
 
 
-def _sqlstate(exc: sa_errors.DBAPIError) -> str | None:
-    return getattr(exc.orig, "sqlstate", None)
+def _err(
+    code: str, message: str, category: Category, severity: Severity, retryable: bool = False
+) -> SchedqError:
+    return SchedqError(code, message, category, severity, retryable=retryable)
+
+
+def _database(exc: BaseException) -> SchedqError:
+    assert isinstance(exc, sa_errors.DBAPIError)
+    state = getattr(exc.orig, "sqlstate", None)
+    if state in _SQLSTATE:
+        code, message = _SQLSTATE[state]
+        return _err(code, message, Category.BUSINESS_LOGIC, Severity.LOW)
+    if (
+        state in _RETRYABLE_SQLSTATES
+        or isinstance(exc, sa_errors.OperationalError | sa_errors.InterfaceError)
+        or exc.connection_invalidated
+    ):
+        return _err(
+            "DATABASE_UNAVAILABLE",
+            "The schedule database is briefly unavailable; the job will be retried.",
+            Category.DATABASE,
+            Severity.HIGH,
+            retryable=True,
+        )
+    return _err(
+        "DATABASE_ERROR",
+        "The schedule database refused the change.",
+        Category.DATABASE,
+        Severity.HIGH,
+    )
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date (RFC 9110 section 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _http_status(exc: BaseException) -> SchedqError:
+    assert isinstance(exc, httpx.HTTPStatusError)
+    status = exc.response.status_code
+    if status == 401:
+        return _err(
+            "PROVIDER_AUTHENTICATION_FAILED",
+            "The calendar provider refused our credentials; an operator must update them.",
+            Category.AUTHENTICATION,
+            Severity.HIGH,
+        )
+    if status == 403:
+        return _err(
+            "PROVIDER_ACCESS_DENIED",
+            "The calendar provider does not allow this access; an operator must grant it.",
+            Category.AUTHORIZATION,
+            Severity.HIGH,
+        )
+    if status == 429 or status >= 500:
+        err = _err(
+            "PROVIDER_RATE_LIMITED" if status == 429 else "PROVIDER_UNAVAILABLE",
+            "The calendar provider is busy or unavailable; the job will be retried.",
+            Category.EXTERNAL_SERVICE,
+            Severity.MEDIUM,
+            retryable=True,
+        )
+        err.retry_after = retry_after_seconds(exc.response.headers.get("Retry-After"))
+        err.details = {"http_status": status}
+        return err
+    err = _err(
+        "PROVIDER_REFUSED",
+        "The calendar provider refused the request.",
+        Category.EXTERNAL_SERVICE,
+        Severity.MEDIUM,
+    )
+    err.details = {"http_status": status}
+    return err
+
+
+def _fixed(
+    code: str, message: str, category: Category, severity: Severity, retryable: bool
+) -> Callable[[BaseException], SchedqError]:
+    return lambda _exc: _err(code, message, category, severity, retryable)
+
+
+_RETRY_LATER = "; the job will be retried."
+
+# THE table. Order matters: the first row whose type matches wins (subclasses before bases).
+RULES: list[
+    tuple[type[BaseException] | tuple[type[BaseException], ...], Callable[..., SchedqError]]
+]
+RULES = [
+    (sa_errors.DBAPIError, _database),
+    (
+        sa_errors.TimeoutError,  # connection pool exhausted
+        _fixed("DATABASE_BUSY", "The schedule database is busy" + _RETRY_LATER,
+               Category.DATABASE, Severity.MEDIUM, True),
+    ),
+    (
+        (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError),
+        _fixed("CACHE_UNAVAILABLE", "A shared service is briefly unavailable" + _RETRY_LATER,
+               Category.NETWORK, Severity.MEDIUM, True),
+    ),
+    (
+        redis_errors.RedisError,
+        _fixed("CACHE_ERROR", "A shared service refused the request.",
+               Category.SYSTEM, Severity.HIGH, False),
+    ),
+    (httpx.HTTPStatusError, _http_status),
+    (
+        httpx.TimeoutException,
+        _fixed("PROVIDER_TIMEOUT", "The calendar provider did not answer in time" + _RETRY_LATER,
+               Category.TIMEOUT, Severity.MEDIUM, True),
+    ),
+    (
+        httpx.TransportError,  # connect errors, resets, protocol errors
+        _fixed("PROVIDER_UNREACHABLE", "The calendar provider could not be reached" + _RETRY_LATER,
+               Category.NETWORK, Severity.MEDIUM, True),
+    ),
+    (
+        (SoftTimeLimitExceeded, TimeLimitExceeded, TimeoutError),
+        _fixed("JOB_TIMEOUT", "The job took too long" + _RETRY_LATER,
+               Category.TIMEOUT, Severity.MEDIUM, True),
+    ),
+    (
+        (ConnectionError, OSError),
+        _fixed("NETWORK_ERROR", "A network call failed" + _RETRY_LATER,
+               Category.NETWORK, Severity.MEDIUM, True),
+    ),
+]  # fmt: skip
 
 
 def classify(exc: BaseException) -> SchedqError:
     if isinstance(exc, SchedqError):
         return exc
-    if isinstance(exc, sa_errors.DBAPIError):
-        state = _sqlstate(exc)
-        if state in _SQLSTATE and state not in _RETRYABLE_SQLSTATES:
-            code, message = _SQLSTATE[state]
-            return SchedqError(code, message, Category.BUSINESS_LOGIC, Severity.LOW)
-        if (
-            state in _RETRYABLE_SQLSTATES
-            or isinstance(exc, sa_errors.OperationalError | sa_errors.InterfaceError)
-            or exc.connection_invalidated
-        ):
-            return SchedqError(
-                "DATABASE_UNAVAILABLE",
-                "The schedule database is briefly unavailable; the job will be retried.",
-                Category.DATABASE,
-                Severity.HIGH,
-                retryable=True,
-            )
-        return SchedqError(
-            "DATABASE_ERROR",
-            "The schedule database refused the change.",
-            Category.DATABASE,
-            Severity.HIGH,
-        )
-    if isinstance(exc, sa_errors.TimeoutError):
-        return SchedqError(
-            "DATABASE_BUSY",
-            "The schedule database is busy; the job will be retried.",
-            Category.DATABASE,
-            Severity.MEDIUM,
-            retryable=True,
-        )
-    if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError):
-        return SchedqError(
-            "CACHE_UNAVAILABLE",
-            "A shared service is briefly unavailable; the job will be retried.",
-            Category.NETWORK,
-            Severity.MEDIUM,
-            retryable=True,
-        )
-    if isinstance(exc, SoftTimeLimitExceeded | TimeoutError):
-        return SchedqError(
-            "JOB_TIMEOUT",
-            "The job took too long; it will be retried.",
-            Category.TIMEOUT,
-            Severity.MEDIUM,
-            retryable=True,
-        )
-    if isinstance(exc, ConnectionError | OSError):
-        return SchedqError(
-            "NETWORK_ERROR",
-            "A network call failed; the job will be retried.",
-            Category.NETWORK,
-            Severity.MEDIUM,
-            retryable=True,
-        )
+    for types, make in RULES:
+        if isinstance(exc, types):
+            return make(exc)
     return SchedqError(
         "UNEXPECTED_ERROR",
         "The job failed unexpectedly and was set aside for an operator.",

@@ -17,14 +17,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from celery.utils.time import get_exponential_backoff_interval
-
 from shared.db.uow import UnitOfWork
 from shared.errors import Category, SchedqError, Severity
 from shared.jobs import KINDS
 from shared.payloads import parse_payload
 from shared.settings import Settings
-from worker import ledger_ops
+from worker import dead_letters, ledger_ops
 from worker.context import JobContext
 from worker.error_map import classify
 from worker.handlers import HANDLERS
@@ -45,20 +43,19 @@ class Decision:
 
 
 def backoff(settings: Settings, attempt: int, retry_after: float | None = None) -> float:
-    """Full-jitter exponential backoff, capped; a provider's Retry-After wins when longer."""
-    ceiling = float(
-        get_exponential_backoff_interval(
-            factor=settings.retry_backoff_base,
-            retries=attempt,
-            maximum=int(settings.retry_backoff_cap),
-            full_jitter=False,
-        )
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^(attempt-1))].
+
+    A provider's Retry-After wins when it is longer, but never beyond the cap (the cap is
+    checked at startup to stay below the broker's visibility timeout). Celery's own helper
+    is not used because it only accepts whole seconds.
+    """
+    ceiling = min(
+        settings.retry_backoff_cap, settings.retry_backoff_base * 2 ** max(attempt - 1, 0)
     )
-    # Celery's own full jitter calls randrange(), which refuses a fractional base (e.g. 0.2).
     delay = random.uniform(0, ceiling)
     if retry_after is not None:
         delay = max(delay, min(retry_after, settings.retry_backoff_cap))
-    return min(delay, settings.retry_backoff_cap)
+    return delay
 
 
 _CRASH_LOOP = SchedqError(
@@ -69,13 +66,25 @@ _CRASH_LOOP = SchedqError(
 )
 
 
+_WORKER_LOST = SchedqError(
+    "WORKER_LOST",
+    "The worker running the job stopped before it finished; the job was delivered again.",
+    Category.SYSTEM,
+    Severity.HIGH,
+)
+
+
 def run_delivery(job_id: uuid.UUID, settings: Settings) -> Decision:
     with UnitOfWork() as uow:
         row = ledger_ops.begin_delivery(uow, job_id)
         if row is None:
             # Terminal already (a redelivery or replay of a finished job) or unknown.
-            status = ledger_ops.status_of(uow, job_id)
-            return Decision("noop", error=None if status else _unknown_job(job_id))
+            if ledger_ops.status_of(uow, job_id) is not None:
+                return Decision("noop")
+            return Decision("noop", error=_unknown_job(job_id))
+        if row.unfinished_deliveries > 1:
+            # The previous delivery started and never recorded an end: its worker died.
+            ledger_ops.record_attempt(uow, job_id, row.attempts + 1, "worker_lost", _WORKER_LOST)
         uow.commit()
     kind = row.kind
     if row.unfinished_deliveries > settings.max_deliveries:
@@ -136,7 +145,7 @@ def _conclude(
     with UnitOfWork() as uow:
         if not ledger_ops.lock_if_pending(uow, job_id):
             return Decision("noop", kind=kind)
-        if action == "retry" and attempt > settings.max_retries:
+        if action == "retry" and attempt > settings.retry_limit(err.category):
             action = "dead"
             err = SchedqError(
                 "RETRIES_EXHAUSTED",
@@ -147,10 +156,15 @@ def _conclude(
             )
         if action == "retry":
             delay = backoff(settings, attempt, err.retry_after)
-            ledger_ops.requeue(uow, job_id, delay, error=err)
+            next_at = ledger_ops.requeue(uow, job_id, delay, error=err)
+            ledger_ops.record_attempt(uow, job_id, attempt, "retry", err, next_at)
             uow.commit()
             return Decision("retry", countdown=delay, error=err, kind=kind)
-        ledger_ops.finish(uow, job_id, "dead" if action == "dead" else "rejected", error=err)
+        status = "dead" if action == "dead" else "rejected"
+        ledger_ops.finish(uow, job_id, status, error=err)
+        ledger_ops.record_attempt(uow, job_id, attempt, status, err)
+        if status == "dead":
+            dead_letters.bury(uow, job_id, err, settings)
         uow.commit()
     return Decision(action, error=err, kind=kind)
 

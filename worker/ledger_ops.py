@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Row
 
 from shared.db.ledger import PENDING_STATUSES, Job
+from shared.db.reliability import JobAttempt
 from shared.db.uow import UnitOfWork
 from shared.errors import SchedqError
 
@@ -64,6 +65,15 @@ def has_pending_predecessor(uow: UnitOfWork, key: str, seq: int) -> bool:
     )
 
 
+_ERROR_COLUMNS = (
+    "error_code",
+    "error_category",
+    "error_severity",
+    "error_message",
+    "error_details",
+)
+
+
 def _error_values(err: SchedqError) -> dict[str, Any]:
     return {
         "error_code": err.code,
@@ -95,6 +105,9 @@ def finish(
         values["attempts"] = Job.attempts + 1
     if error is not None:
         values.update(_error_values(error))
+    elif status == "succeeded":
+        # Errors of earlier attempts stay in the history, not on a job that succeeded.
+        values.update(dict.fromkeys(_ERROR_COLUMNS))
     uow.session.execute(update(Job).where(Job.id == job_id).values(**values))
 
 
@@ -105,16 +118,48 @@ def requeue(
     *,
     error: SchedqError | None = None,
     count_attempt: bool = True,
-) -> None:
+) -> datetime:
     """Back to queued for a later delivery; the delivery ended normally (not a crash)."""
+    next_at = datetime.now(UTC) + timedelta(seconds=delay)
     values: dict[str, Any] = {
         "status": "queued",
         "updated_at": func.now(),
         "unfinished_deliveries": 0,
-        "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay),
+        "next_attempt_at": next_at,
     }
     if count_attempt:
         values["attempts"] = Job.attempts + 1
     if error is not None:
         values.update(_error_values(error))
     uow.session.execute(update(Job).where(Job.id == job_id).values(**values))
+    return next_at
+
+
+def record_attempt(
+    uow: UnitOfWork,
+    job_id: uuid.UUID,
+    attempt: int,
+    outcome: str,
+    error: SchedqError | None,
+    next_attempt_at: datetime | None = None,
+) -> None:
+    """One history row per attempt that did not succeed (read back by get_job and the DLQ)."""
+    uow.session.add(
+        JobAttempt(
+            job_id=job_id,
+            attempt=max(attempt, 1),
+            outcome=outcome,
+            error_code=error.code if error else None,
+            error_category=str(error.category) if error else None,
+            next_attempt_at=next_attempt_at,
+        )
+    )
+    uow.session.flush()
+
+
+def history(uow: UnitOfWork, job_id: uuid.UUID) -> list[JobAttempt]:
+    return list(
+        uow.session.scalars(
+            select(JobAttempt).where(JobAttempt.job_id == job_id).order_by(JobAttempt.id)
+        )
+    )

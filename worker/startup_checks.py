@@ -6,6 +6,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from shared.celery_config import SCREENING_CONSUMER
 from shared.settings import Settings
 
 
@@ -41,6 +42,10 @@ def problems(conf: Mapping[str, Any], settings: Settings) -> list[str]:
                 out.append(f"{name} ({seconds:g}s) must be below SCHEDQ_VISIBILITY_TIMEOUT ({vt}s)")
     if not conf.get("worker_max_memory_per_child"):
         out.append("worker_max_memory_per_child must be set")
+    if settings.test_hooks and settings.env == "production":
+        out.append("SCHEDQ_TEST_HOOKS must never be enabled in production")
+    if conf.get("worker_consumer") != SCREENING_CONSUMER:
+        out.append(f"worker_consumer must be {SCREENING_CONSUMER} (poison messages are screened)")
     if not conf.get("worker_send_task_events"):
         out.append("task events must be on (Flower needs them)")
     return out

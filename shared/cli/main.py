@@ -12,6 +12,7 @@ import typer
 
 from shared.cli.availability import availability as availability_command
 from shared.cli.calendar import ics as ics_command
+from shared.cli.dlq import app as dlq_app
 from shared.cli.output import console, emit_json, job_table, show_error
 from shared.errors import Category, SchedqError, Severity
 
@@ -21,6 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command(name="ics")(ics_command)
+
+app.add_typer(dlq_app, name="dlq")
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON document instead of a table.")
@@ -122,6 +125,22 @@ def worker(
 
 
 @app.command()
+def beat(
+    schedule_file: Annotated[
+        Path, typer.Option(help="Where beat keeps its last-run times.")
+    ] = Path(".schedq/celerybeat-schedule"),
+    loglevel: Annotated[str | None, typer.Option(help="Overrides SCHEDQ_LOG_LEVEL.")] = None,
+) -> None:
+    """Run Celery beat (the reconciler every SCHEDQ_RECONCILE_INTERVAL_SECONDS). Run only one."""
+    from shared.settings import get_settings
+    from worker.app import app as celery_app
+
+    schedule_file.parent.mkdir(parents=True, exist_ok=True)
+    level = loglevel or get_settings().log_level
+    celery_app.start(["beat", "-s", str(schedule_file), "--loglevel", level])
+
+
+@app.command()
 def migrate() -> None:
     """Upgrade the database schema to the newest migration."""
     from shared.db.migrate import upgrade_to_head
@@ -169,7 +188,7 @@ def demo(
 
 app.command("availability")(availability_command)
 
-from shared.cli import ops as _ops  # noqa: E402  (beat, exporter, stats, health)
+from shared.cli import ops as _ops  # noqa: E402  (exporter, stats, health)
 
 _ops.register(app)
 

@@ -1,4 +1,4 @@
-"""Operator commands: ``schedq beat``, ``exporter``, ``stats`` and ``health live|ready``."""
+"""Operator commands: ``schedq exporter``, ``stats`` and ``health live|ready``."""
 
 from __future__ import annotations
 
@@ -12,20 +12,6 @@ from shared.cli.output import console, emit_json
 health_app = typer.Typer(help="Liveness and readiness checks (exit 0 healthy, 1 not).")
 TimeoutOpt = Annotated[float, typer.Option(help="Seconds each probe may take.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-
-
-def beat(
-    loglevel: Annotated[str | None, typer.Option(help="Overrides SCHEDQ_LOG_LEVEL.")] = None,
-    schedule: Annotated[
-        str, typer.Option(help="File where beat remembers when each entry last ran.")
-    ] = "celerybeat-schedule",
-) -> None:
-    """Run the one Celery beat of the deployment (periodic jobs such as the reconciler)."""
-    from shared.settings import get_settings
-    from worker.app import app as celery_app
-
-    level = loglevel or get_settings().log_level
-    celery_app.start(["beat", "--loglevel", level, "--schedule", schedule])
 
 
 def exporter(
@@ -129,7 +115,6 @@ def _json_logs(ctx: typer.Context) -> None:
 
 def register(app: typer.Typer) -> None:
     app.callback()(_json_logs)
-    app.command()(beat)
     app.command()(exporter)
     app.command()(stats)
     app.add_typer(health_app, name="health")

@@ -4,6 +4,7 @@ from shared.db.base import Base
 from shared.db.calendar import CalendarLink, ExportedEvent, ExternalBusy
 from shared.db.domain import DoctorHolidayCalendar, HolidayCalendar, HolidayDate, ScheduleException
 from shared.db.ledger import AuditEntry, Job
+from shared.db.reliability import DeadLetter, JobAttempt, PoisonMessage
 from shared.db.schedule import Appointment, Doctor, WorkingPlan
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "CalendarLink",
+    "DeadLetter",
     "Doctor",
     "DoctorHolidayCalendar",
     "ExportedEvent",
@@ -18,6 +20,8 @@ __all__ = [
     "HolidayCalendar",
     "HolidayDate",
     "Job",
+    "JobAttempt",
+    "PoisonMessage",
     "ScheduleException",
     "WorkingPlan",
 ]

@@ -155,7 +155,12 @@ def flower(node: Node, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     proc: subprocess.Popen[bytes] = spawn(
         ["shared.cli.main", "flower", "--port", str(port)],
-        {"SCHEDQ_FLOWER_BASIC_AUTH": "operator:s3cret", "SCHEDQ_ENV": "production"},
+        # Production, where Flower must demand a login (and test hooks are refused).
+        {
+            "SCHEDQ_FLOWER_BASIC_AUTH": "operator:s3cret",
+            "SCHEDQ_ENV": "production",
+            "SCHEDQ_TEST_HOOKS": "0",
+        },
         tmp_path / "flower.log",
     )
     try:

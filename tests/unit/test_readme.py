@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shared.calendar_settings import CalendarSettings
 from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -14,7 +15,9 @@ def test_every_setting_is_documented_and_no_stale_ones() -> None:
     documented = {
         line.split("`")[1] for line in README.splitlines() if line.startswith("| `SCHEDQ_")
     }
-    expected = {f"SCHEDQ_{name.upper()}" for name in Settings.model_fields}
+    expected = {f"SCHEDQ_{name.upper()}" for name in Settings.model_fields} | {
+        f"SCHEDQ_CALENDAR_{name.upper()}" for name in CalendarSettings.model_fields
+    }
     assert documented == expected
 
 

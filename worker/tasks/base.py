@@ -1,7 +1,11 @@
 """The task adapter: parse the message, run one delivery, turn the decision into Celery terms.
 
-Tasks never hold domain logic. A message whose argument is not a job id is logged and dropped
-(acked) rather than raised, so a bad message can never take a worker down.
+Tasks never hold domain logic. A message whose argument is not a job id, or that names a job
+the ledger does not know, is recorded as poison and dropped (acked) rather than raised, so a
+bad message can never take a worker down. (The consumer screens arguments before dispatch;
+the check here is the second line.) When the outcome itself cannot be recorded (database
+down), the message is retried with backoff; the ledger still says queued/running, so the
+reconciler would republish it even if that retry were lost.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from celery import Celery, Task
 
 from shared.jobs import JobKind
 from shared.settings import get_settings
-from worker.executor import Decision, run_delivery
+from worker import poison
+from worker.error_map import classify
+from worker.executor import Decision, backoff, run_delivery
 
 log = logging.getLogger("schedq.tasks")
 
@@ -28,18 +34,30 @@ class JobTask(Task):
     typing = False  # we validate the arguments ourselves and drop bad ones cleanly
 
     def run_job(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Decision | None:
-        raw = args[0] if len(args) == 1 and not kwargs else kwargs.get("job_id")
-        try:
-            job_id = uuid.UUID(str(raw))
-        except ValueError:
-            log.warning("dropped message for task %s: argument is not a job id", self.name)
+        settings = get_settings()
+        refusal = poison.check_arguments(list(args), kwargs)
+        if refusal is not None:
+            poison.record(settings, refusal, task_name=self.name, message_id=self.request.id)
             return None
-        decision = run_delivery(job_id, get_settings())
+        job_id = uuid.UUID(str(args[0]))
+        try:
+            decision = run_delivery(job_id, settings)
+        except Exception as exc:
+            err = classify(exc)
+            if not err.retryable:
+                raise
+            delay = backoff(settings, self.request.retries + 1, err.retry_after)
+            log.warning(
+                "job %s: outcome not recorded (%s); retrying in %.1fs", job_id, err.code, delay
+            )
+            raise self.retry(countdown=delay, max_retries=None) from None
+        if decision.error is not None and decision.error.code == "UNKNOWN_JOB":
+            refusal = poison.Refusal("UNKNOWN_JOB", "no such job in the ledger")
+            poison.record(settings, refusal, task_name=self.name, message_id=str(job_id))
+            return decision
         self.request.schedq_decision = decision
         if decision.action in ("retry", "wait"):
             raise self.retry(countdown=decision.countdown, max_retries=None)
-        if decision.error is not None and decision.action == "noop":
-            log.warning("%s: %s", decision.error.code, decision.error.message)
         return decision
 
 

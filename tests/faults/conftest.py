@@ -1,0 +1,245 @@
+"""Fault-suite fixtures: a private ``redis-server`` per test, real workers and beat, ledger audits.
+
+Every test here gets its own Redis on a free port (it may flush, stop or restart it) and short
+limits set through SCHEDQ_* variables that the workers it starts inherit. The database is the
+run's private one from ``tests/conftest.py`` except where a test restarts PostgreSQL (it then
+starts the embedded one). Figures each test measured are printed and, when
+SCHEDQ_FAULT_REPORT names a file, appended to it as JSON lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import func, select
+
+from producers.client import Client, JobRequest
+from shared.db.ledger import AuditEntry, Job
+from shared.db.schedule import Doctor
+from shared.db.uow import UnitOfWork
+from shared.embedded import redis_server_binary
+from shared.processes import free_port, spawn, stop
+from shared.settings import Settings, get_settings, reset_settings_cache
+from tests.workers import WorkerProcess
+from worker import test_hooks
+
+test_hooks.enable()
+
+# Short limits so worker deaths are noticed in seconds (production defaults are minutes).
+FAULT_ENV = {
+    "SCHEDQ_SOFT_TIME_LIMIT": "3",
+    "SCHEDQ_TIME_LIMIT": "4",
+    "SCHEDQ_RECONCILE_RUNNING_MARGIN_SECONDS": "1",
+    "SCHEDQ_RECONCILE_INTERVAL_SECONDS": "1",
+    "SCHEDQ_RECONCILE_AFTER_SECONDS": "30",
+    "SCHEDQ_VISIBILITY_TIMEOUT": "600",
+    "SCHEDQ_MAX_DELIVERIES": "3",
+}
+
+
+class RedisServer:
+    """A private redis-server on a free port: ours to flush, stop and restart."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.dir = data_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
+
+    def start(self) -> None:
+        log = (self.dir / f"redis-{self.port}.log").open("ab")
+        self.proc = subprocess.Popen(
+            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(self.dir)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        client = self.client()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if client.ping():
+                    return
+            except redis_lib.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("private redis-server did not start")
+
+    def client(self) -> redis_lib.Redis:
+        return redis_lib.Redis.from_url(self.url, socket_connect_timeout=1)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[Settings]:
+    """Set SCHEDQ_* for this process and every process it starts; restore afterwards."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    reset_settings_cache()
+    try:
+        yield get_settings()
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+        reset_settings_cache()
+
+
+@dataclass
+class Figures:
+    submitted: int
+    succeeded: int
+    rejected: int
+    dead: int
+    pending: int
+    duplicates: int  # succeeded jobs with audit rows != 1 plus others with audit rows != 0
+    schedule_mismatches: int  # doctors whose version != number of their succeeded jobs
+
+
+@dataclass
+class FaultRig:
+    """One private broker plus the worker and beat processes a test starts on it."""
+
+    log_dir: Path
+    redis: RedisServer
+    settings: Settings
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    workers: list[WorkerProcess] = field(default_factory=list)
+
+    def worker(self, name: str, concurrency: int = 2, **env: str) -> WorkerProcess:
+        node = WorkerProcess(self.log_dir, name, concurrency=concurrency, env=env)
+        self.workers.append(node)
+        node.wait_ready()
+        return node
+
+    def beat(self) -> subprocess.Popen[bytes]:
+        args = ["shared.cli.main", "beat", "--schedule-file", str(self.log_dir / "beat.db")]
+        proc = spawn(args, {}, self.log_dir / "beat.log")
+        self.procs.append(proc)
+        return proc
+
+    def client(self) -> Client:
+        return Client(self.settings, submitter="faults")
+
+    def submit_touches(self, prefix: str, count: int, doctors: int, **extra: Any) -> list[str]:
+        reqs = [
+            JobRequest("test_touch", {"doctor_id": f"{prefix}-{i % doctors}", **extra})
+            for i in range(count)
+        ]
+        ids: list[str] = []
+        for start in range(0, len(reqs), 500):
+            ids += [v.id for v in self.client().submit_many(reqs[start : start + 500])]
+        return ids
+
+    def close(self) -> None:
+        for node in self.workers:
+            node.stop(timeout=10)
+        for proc in self.procs:
+            stop(proc, timeout=10)
+        self.redis.stop()
+
+
+@pytest.fixture
+def rig(database_url: str, tmp_path: Path) -> Iterator[FaultRig]:
+    server = RedisServer(tmp_path)
+    with environment({**FAULT_ENV, "SCHEDQ_BROKER_URL": server.url}) as settings:
+        rig = FaultRig(tmp_path, server, settings)
+        try:
+            yield rig
+        finally:
+            rig.close()
+
+
+def statuses(ids: list[str]) -> dict[str, str]:
+    keys = [uuid.UUID(i) for i in ids]
+    with UnitOfWork() as uow:
+        rows = uow.session.execute(select(Job.id, Job.status).where(Job.id.in_(keys))).all()
+    return {str(r.id): r.status for r in rows}
+
+
+def wait_terminal(ids: list[str], timeout: float) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = statuses(ids)
+        if all(s in ("succeeded", "rejected", "dead") for s in seen.values()) or (
+            time.monotonic() > deadline
+        ):
+            return seen
+        time.sleep(0.5)
+
+
+def audit(ids: list[str], doctor_prefix: str | None = None) -> Figures:
+    """Count outcomes and effects from the ledger, audit log and doctors table."""
+    seen = statuses(ids)
+    keys = [uuid.UUID(i) for i in ids]
+    with UnitOfWork() as uow:
+        per_job = dict(
+            uow.session.execute(
+                select(AuditEntry.job_id, func.count())
+                .where(AuditEntry.job_id.in_(keys))
+                .group_by(AuditEntry.job_id)
+            ).all()
+        )
+        mismatches = 0
+        if doctor_prefix is not None:
+            succeeded = dict(
+                uow.session.execute(
+                    select(Job.doctor_id, func.count())
+                    .where(Job.id.in_(keys), Job.status == "succeeded")
+                    .group_by(Job.doctor_id)
+                ).all()
+            )
+            versions = dict(
+                uow.session.execute(
+                    select(Doctor.id, Doctor.schedule_version).where(
+                        Doctor.id.like(f"{doctor_prefix}-%")
+                    )
+                ).all()
+            )
+            names = set(succeeded) | set(versions)
+            mismatches = sum(versions.get(d, 0) != succeeded.get(d, 0) for d in names)
+    duplicates = sum(
+        per_job.get(uuid.UUID(i), 0) != (1 if seen.get(i) == "succeeded" else 0) for i in ids
+    )
+    values = list(seen.values())
+    return Figures(
+        submitted=len(ids),
+        succeeded=values.count("succeeded"),
+        rejected=values.count("rejected"),
+        dead=values.count("dead"),
+        pending=sum(s in ("queued", "running") for s in values) + len(ids) - len(seen),
+        duplicates=duplicates,
+        schedule_mismatches=mismatches,
+    )
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """A test puts its figures here; they are printed and saved with the test's runtime."""
+    figures: dict[str, Any] = {}
+    started = time.monotonic()
+    yield figures
+    figures["seconds"] = round(time.monotonic() - started, 1)
+    line = json.dumps({"test": request.node.name, **figures}, default=str)
+    print(f"\nFAULT FIGURES {line}")
+    path = os.environ.get("SCHEDQ_FAULT_REPORT")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
