@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -69,10 +69,7 @@ def submit(
     except SchedqError as exc:
         show_error(exc, as_json)
         raise typer.Exit(2) from None
-    if as_json:
-        emit_json(view.model_dump())
-    else:
-        console.print(job_table(view.model_dump()))
+    _show_job(view.model_dump(), as_json)
     if wait and view.status != "succeeded":
         raise typer.Exit(1)
 
@@ -87,10 +84,14 @@ def job(job_id: Annotated[str, typer.Argument(help="Job id.")], as_json: JsonOpt
     except SchedqError as exc:
         show_error(exc, as_json)
         raise typer.Exit(2) from None
+    _show_job(view.model_dump(), as_json)
+
+
+def _show_job(job: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        emit_json(view.model_dump())
+        emit_json(job)
     else:
-        console.print(job_table(view.model_dump()))
+        console.print(job_table(job))
 
 
 @app.command()
