@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
+from functools import partial
 
 from bench import baseline, load
 from bench.context import Context
@@ -66,11 +68,11 @@ def run(ctx: Context) -> Figure:
     _celery_one(20)
     for i in range(ctx.runs):
         tag = f"sub{i}-{ctx.env.run_id}"
-        steps = [
-            ("s1", lambda t=tag: _schedq_one(t + "-one", one)),
-            ("c1", lambda: _celery_one(one)),
-            ("sb", lambda t=tag: _schedq_batch(t + "-batch", batch)),
-            ("kb", lambda: _kombu_batch(batch)),
+        steps: list[tuple[str, Callable[[], float]]] = [
+            ("s1", partial(_schedq_one, tag + "-one", one)),
+            ("c1", partial(_celery_one, one)),
+            ("sb", partial(_schedq_batch, tag + "-batch", batch)),
+            ("kb", partial(_kombu_batch, batch)),
         ]
         for key, step in steps:
             r[key].append(step())
