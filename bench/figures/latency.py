@@ -83,7 +83,7 @@ def _one(ctx: Context, system: str, rate: float, tag: str) -> list[float]:
         node.stop()
     done = {}
     for item in broker.lrange(DONE_KEY, 0, -1):
-        job_id, stamp = bytes(item).decode().split()
+        job_id, stamp = (item.decode() if isinstance(item, bytes) else item).split()
         done[job_id] = float(stamp)
     return sorted(done[j] - t for j, t in sent.items())
 
