@@ -38,9 +38,10 @@ def requests(tag: str, count: int, doctors: int) -> Iterator[JobRequest]:
         yield JobRequest(KIND, plan(f"{tag}-{i % doctors}", i // doctors))
 
 
-def fill_schedq(client: Client, tag: str, count: int, doctors: int) -> None:
+def fill_schedq(client: Client, prefix: str, count: int, doctors: int) -> None:
+    """``count`` jobs for doctors ``<prefix>-0`` .. ``<prefix>-<doctors - 1>``."""
     batch: list[JobRequest] = []
-    for req in requests(tag, count, doctors):
+    for req in requests(prefix, count, doctors):
         batch.append(req)
         if len(batch) == BATCH:
             client.submit_many(batch)

@@ -18,12 +18,16 @@ SYSTEMS = ("schedq", "noop", "insert")
 
 
 def drain_once(
-    ctx: Context, system: str, tag: str, jobs: int
+    ctx: Context, system: str, tag: str, jobs: int, doctors: tuple[str, int] | None = None
 ) -> tuple[float, dict[str, list[int]]]:
-    """Fill, start, drain, measure; returns (jobs per second, RSS in KiB)."""
+    """Fill, start, drain, measure; returns (jobs per second, RSS in KiB).
+
+    ``doctors`` is (id prefix, how many); by default a fresh set of doctors per call.
+    """
     env = ctx.env
     if system == "schedq":
-        load.fill_schedq(Client(submitter=tag), tag, jobs, ctx.size.doctors)
+        prefix, count = doctors or (tag, ctx.size.doctors)
+        load.fill_schedq(Client(submitter=tag), prefix, jobs, count)
         node = Node(SCHEDQ_APP, env.log_dir, tag)
     else:
         task = baseline.NOOP if system == "noop" else baseline.INSERT
