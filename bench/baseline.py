@@ -12,8 +12,8 @@ import os
 import psycopg
 from celery import Celery
 
-from bench.env import plain_url
 from bench.probe import install
+from bench.urls import plain_url
 from shared.celery_config import celery_config
 from shared.settings import get_settings
 

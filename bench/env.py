@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import redis
 
+from bench.urls import plain_url
 from shared.db.base import dispose_engines
 from shared.db.migrate import upgrade_to_head
 from shared.processes import free_port
@@ -37,11 +38,6 @@ CREATE TABLE IF NOT EXISTS bench_rows (
 def _sa_url(name: str) -> str:
     base = ADMIN_PG.rsplit("/", 1)[0] + f"/{name}"
     return base.replace("postgresql://", "postgresql+psycopg://", 1)
-
-
-def plain_url(sa_url: str) -> str:
-    """The libpq form of a SQLAlchemy URL (the INSERT baseline talks to psycopg directly)."""
-    return sa_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 class BenchEnv:

@@ -101,8 +101,8 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _cell(s: Spread | None, digits: int) -> str:
-    return s.text(digits) if s is not None else ""
+def _cell(s: Spread | None) -> str:
+    return s.text() if s is not None else ""
 
 
 def markdown(meta: dict[str, Any], figures: list[Figure]) -> str:
@@ -123,8 +123,8 @@ def markdown(meta: dict[str, Any], figures: list[Figure]) -> str:
             met = {True: "yes", False: "**no**", None: ""}[row.met]
             target = f"{row.target[0]} {row.target[1]:g}x" if row.target else ""
             out.append(
-                f"| {fig.name} | {row.metric} ({row.unit}) | {_cell(row.ours, 1)} | "
-                f"{row.base_name} | {_cell(row.base, 1)} | {_cell(row.ratio, 2)} | "
+                f"| {fig.name} | {row.metric} ({row.unit}) | {_cell(row.ours)} | "
+                f"{row.base_name} | {_cell(row.base)} | {_cell(row.ratio)} | "
                 f"{target} | {met} |"
             )
     out += ["", "## Commands and notes", ""]

@@ -18,10 +18,19 @@ class Spread:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    def text(self, digits: int = 2) -> str:
+    def text(self) -> str:
         if self.low == self.high:
-            return f"{self.median:.{digits}f}"
-        return f"{self.median:.{digits}f} [{self.low:.{digits}f}-{self.high:.{digits}f}]"
+            return fmt(self.median)
+        return f"{fmt(self.median)} [{fmt(self.low)}-{fmt(self.high)}]"
+
+
+def fmt(value: float) -> str:
+    """Three significant digits at most, never scientific notation for our ranges."""
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
 
 
 def spread(values: Sequence[float]) -> Spread:

@@ -19,9 +19,9 @@ import time
 import psycopg
 
 from bench.context import Context
-from bench.env import plain_url
 from bench.figures.throughput import drain_once
 from bench.report import Figure, Row
+from bench.urls import plain_url
 
 KIND = "set_working_plan"
 DOCTORS = 1_000
