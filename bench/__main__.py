@@ -31,6 +31,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--out", help="file name stem for the results (default: UTC date and time)")
     p.add_argument("--log-dir", type=Path, help="where worker logs go (default: a temp dir)")
+    p.add_argument("--results-dir", type=Path, help="where results go (default: bench/results)")
     return p.parse_args(argv)
 
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> Path:
             figures.append(module.run(ctx))
             print(f"bench: {name} done in {time.monotonic() - t0:.0f}s", flush=True)
     meta["seconds"] = round(time.monotonic() - started, 1)
-    path = write(meta, figures, args.out)
+    path = write(meta, figures, args.out, args.results_dir)
     print(path.read_text())
     print(f"bench: results in {path} and {path.with_suffix('.json')}")
     return path

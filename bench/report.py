@@ -134,11 +134,14 @@ def markdown(meta: dict[str, Any], figures: list[Figure]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write(meta: dict[str, Any], figures: list[Figure], stem: str | None = None) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def write(
+    meta: dict[str, Any], figures: list[Figure], stem: str | None = None, folder: Path | None = None
+) -> Path:
+    folder = folder or RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
     stem = stem or datetime.now(UTC).strftime("%Y-%m-%dT%H%M")
     data = {**meta, "figures": {f.name: f.to_json() for f in figures}}
-    (RESULTS / f"{stem}.json").write_text(json.dumps(data, indent=2) + "\n")
-    path = RESULTS / f"{stem}.md"
+    (folder / f"{stem}.json").write_text(json.dumps(data, indent=2) + "\n")
+    path = folder / f"{stem}.md"
     path.write_text(markdown(meta, figures))
     return path
