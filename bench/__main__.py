@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import nodes
 from bench.context import SIZES, Context
 from bench.env import BenchEnv
 from bench.report import Figure, machine, write
@@ -29,6 +30,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--size", choices=sorted(SIZES), default="full")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--pool", default="prefork", help="worker pool of every node (README: prefork)")
+    p.add_argument("--concurrency", type=int, default=2, help="per node (README: 2)")
     p.add_argument("--out", help="file name stem for the results (default: UTC date and time)")
     p.add_argument("--log-dir", type=Path, help="where worker logs go (default: a temp dir)")
     p.add_argument("--results-dir", type=Path, help="where results go (default: bench/results)")
@@ -43,8 +46,10 @@ def main(argv: list[str] | None = None) -> Path:
         "size": args.size,
         "runs": args.runs,
         "figures_run": wanted,
+        "topology": {"pool": args.pool, "concurrency": args.concurrency},
         "machine": machine(),
     }
+    nodes.TOPOLOGY.update(pool=args.pool, concurrency=args.concurrency)
     figures: list[Figure] = []
     started = time.monotonic()
     if args.log_dir:

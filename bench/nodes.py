@@ -24,18 +24,18 @@ QUEUE = "schedule"
 UNACKED = "unacked"
 
 
+# The README's topology; ``python -m bench --pool/--concurrency`` changes it for every node of
+# an invocation (both systems alike), to compare worker-side configurations.
+TOPOLOGY = {"pool": "prefork", "concurrency": 2}
+
+
 class Node:
     def __init__(
-        self,
-        app: str,
-        log_dir: Path,
-        name: str,
-        env: Mapping[str, str] | None = None,
-        concurrency: int = 2,
-        pool: str = "prefork",
+        self, app: str, log_dir: Path, name: str, env: Mapping[str, str] | None = None
     ) -> None:
         self.name = f"{name}@bench"
-        args = ["celery", "-A", app, "worker", "-Q", "schedule,calendar", "-c", str(concurrency)]
+        pool, concurrency = str(TOPOLOGY["pool"]), str(TOPOLOGY["concurrency"])
+        args = ["celery", "-A", app, "worker", "-Q", "schedule,calendar", "-c", concurrency]
         args += ["-P", pool, "-E", "-n", self.name, "--loglevel", "INFO"]
         args += ["--without-mingle", "--without-gossip"]
         self.log_path = log_dir / f"{name}.log"

@@ -112,7 +112,9 @@ def markdown(meta: dict[str, Any], figures: list[Figure]) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, load average at start "
         f"{m['load_average_at_start'][0]:.2f}; Python {m['python']}, Celery {m['celery']}, "
-        f"kombu {m['kombu']}. Size `{meta['size']}`, {meta['runs']} runs per figure: "
+        f"kombu {m['kombu']}. Worker nodes: `-P {meta['topology']['pool']} "
+        f"-c {meta['topology']['concurrency']}`. "
+        f"Size `{meta['size']}`, {meta['runs']} runs per figure: "
         "median [min-max]; every ratio is schedq / baseline of the same run.",
         "",
         "| figure | measurement | schedq | baseline | baseline value | ratio | target | met |",
