@@ -6,6 +6,7 @@ task events on (``-E``), log level INFO. Only the Celery app differs between sys
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Mapping
@@ -65,6 +66,10 @@ class Node:
             "children": [rss_kib(pid) for pid in self.children()],
         }
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the main process and its live pool children."""
+        return sum(cpu_seconds(pid) for pid in [self.proc.pid, *self.children()])
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
 
@@ -82,6 +87,15 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the ")".
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def backlog(client: redis.Redis) -> tuple[int, int]:
     pipe = client.pipeline(transaction=False)
     pipe.llen(QUEUE)
@@ -92,21 +106,23 @@ def backlog(client: redis.Redis) -> tuple[int, int]:
 
 def drain_window(
     client: redis.Redis, total: int, node: Node, timeout: float, poll: float = 0.02
-) -> float:
+) -> tuple[float, float]:
     """Seconds from the first message taken to the last one acked (queue and unacked empty).
 
     The clock starts when the queue first shrinks, so worker start-up is not counted, and stops
-    when every message is acked, so a job counts only once its task returned.
+    when every message is acked, so a job counts only once its task returned. Returns
+    (seconds, CPU seconds the node's processes used in that window).
     """
     started: float | None = None
+    cpu0 = 0.0
     deadline = time.monotonic() + timeout
     while True:
         queued, unacked = backlog(client)
         now = time.perf_counter()
         if started is None and queued < total:
-            started = now
+            started, cpu0 = now, node.cpu_seconds()
         if started is not None and queued == 0 and unacked == 0:
-            return now - started
+            return now - started, node.cpu_seconds() - cpu0
         if time.monotonic() > deadline or node.proc.poll() is not None:
             raise RuntimeError(
                 f"{node.name}: {queued} queued, {unacked} unacked after {timeout}s:\n{node.log()}"

@@ -65,9 +65,9 @@ def run(ctx: Context) -> Figure:
             for label in ("small", "large") if i % 2 == 0 else ("large", "small"):
                 ctx.env.use_database(dbs[label])
                 tag = f"hist{i}-{label}-{ctx.env.run_id}"
-                rate, _ = drain_once(
+                rate = drain_once(
                     ctx, "schedq", tag, ctx.size.history_jobs, doctors=(PREFIX, DOCTORS)
-                )
+                ).rate
                 rates[label].append(rate)
                 print(f"  history run {i + 1}: {label} {rate:.0f} jobs/s", flush=True)
     finally:

@@ -34,7 +34,7 @@ def _max_rates(ctx: Context) -> dict[str, float]:
         return {s: statistics.median(known["rates"][s]) for s in ("schedq", "noop")}
     jobs = min(ctx.size.jobs, 2000)
     tag = ctx.env.run_id
-    return {s: drain_once(ctx, s, f"lat-max-{s}-{tag}", jobs)[0] for s in ("schedq", "noop")}
+    return {s: drain_once(ctx, s, f"lat-max-{s}-{tag}", jobs).rate for s in ("schedq", "noop")}
 
 
 def _paced(send: Callable[[int], str], rate: float, seconds: float) -> dict[str, float]:

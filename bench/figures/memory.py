@@ -28,7 +28,7 @@ def _per_process(ctx: Context) -> dict[str, list[dict[str, list[int]]]]:
     for i in range(ctx.runs):
         for system in out:
             tag = f"mem{i}-{system}-{ctx.env.run_id}"
-            out[system].append(drain_once(ctx, system, tag, ctx.size.jobs)[1])
+            out[system].append(drain_once(ctx, system, tag, ctx.size.jobs).rss_kib)
     return out
 
 
