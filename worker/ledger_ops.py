@@ -6,8 +6,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, exists, false, func, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.orm import aliased
 
 from shared.db.ledger import PENDING_STATUSES, Job
 from shared.db.uow import UnitOfWork
@@ -50,6 +51,25 @@ def lock_if_pending(uow: UnitOfWork, job_id: uuid.UUID) -> bool:
     """Row-lock the job; False when another delivery already finished it (a duplicate)."""
     status = uow.session.scalar(select(Job.status).where(Job.id == job_id).with_for_update())
     return status in PENDING_STATUSES
+
+
+def lock_if_pending_in_order(
+    uow: UnitOfWork, job_id: uuid.UUID, key: str | None, seq: int
+) -> tuple[bool, bool]:
+    """Row-lock the job and, in the same round trip, look for a pending earlier job of its
+    order key: (job still pending, predecessor pending). Call after ``lock_order_key``."""
+    earlier = aliased(Job)
+    waits = (
+        exists().where(
+            earlier.doctor_id == key, earlier.seq < seq, earlier.status.in_(PENDING_STATUSES)
+        )
+        if key is not None
+        else false()
+    )
+    row = uow.session.execute(
+        select(Job.status, waits).where(Job.id == job_id).with_for_update(of=Job)
+    ).one_or_none()
+    return (row is not None and row[0] in PENDING_STATUSES), bool(row and row[1])
 
 
 def lock_order_key(uow: UnitOfWork, key: str) -> None:
