@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -38,8 +39,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    # SIGTERM unwinds like Ctrl-C, so worker nodes, redis-server and databases are removed.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> Path:
     args = parse(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _terminate)
     wanted = [f for f in FIGURES if f in (args.figures or FIGURES)]
     meta = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
