@@ -118,15 +118,14 @@ def _apply(
     with UnitOfWork() as uow:
         if order_key is not None:
             ledger_ops.lock_order_key(uow, order_key)
-            if ledger_ops.has_pending_predecessor(uow, order_key, seq):
-                uow.session.rollback()
-                ledger_ops.requeue(
-                    uow, ctx.job_id, settings.order_wait_seconds, count_attempt=False
-                )
-                uow.commit()
-                return Decision("wait", countdown=settings.order_wait_seconds, kind=ctx.kind)
-        if not ledger_ops.lock_if_pending(uow, ctx.job_id):
+        pending, waits = ledger_ops.lock_if_pending_in_order(uow, ctx.job_id, order_key, seq)
+        if not pending:
             return Decision("noop", kind=ctx.kind)
+        if waits:
+            uow.session.rollback()
+            ledger_ops.requeue(uow, ctx.job_id, settings.order_wait_seconds, count_attempt=False)
+            uow.commit()
+            return Decision("wait", countdown=settings.order_wait_seconds, kind=ctx.kind)
         result = handler(uow, ctx, parsed)
         ledger_ops.finish(uow, ctx.job_id, "succeeded", result=result)
         uow.commit()

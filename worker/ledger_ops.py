@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, exists, false, func, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.orm import aliased
 
 from shared.db.ledger import PENDING_STATUSES, Job
 from shared.db.reliability import JobAttempt
 from shared.db.uow import UnitOfWork
 from shared.errors import SchedqError
 
+# State transitions are plain Core UPDATEs on the table: the ORM's bulk-update bookkeeping
+# (synchronising session objects) costs more CPU per job than the statement itself.
+JOBS = cast(Table, Job.__table__)
+
 
 def begin_delivery(uow: UnitOfWork, job_id: uuid.UUID) -> Row[Any] | None:
     """Mark a pending job running and count the delivery; None if it is not pending."""
     return uow.session.execute(
-        update(Job)
+        update(JOBS)
         .where(Job.id == job_id, Job.status.in_(PENDING_STATUSES))
         .values(
             status="running",
@@ -47,6 +52,29 @@ def lock_if_pending(uow: UnitOfWork, job_id: uuid.UUID) -> bool:
     """Row-lock the job; False when another delivery already finished it (a duplicate)."""
     status = uow.session.scalar(select(Job.status).where(Job.id == job_id).with_for_update())
     return status in PENDING_STATUSES
+
+
+# Built once: a fresh aliased() per call costs more CPU than the statement it saves.
+_EARLIER = aliased(Job, name="earlier")
+
+
+def lock_if_pending_in_order(
+    uow: UnitOfWork, job_id: uuid.UUID, key: str | None, seq: int
+) -> tuple[bool, bool]:
+    """Row-lock the job and, in the same round trip, look for a pending earlier job of its
+    order key: (job still pending, predecessor pending). Call after ``lock_order_key``."""
+    earlier = _EARLIER
+    waits = (
+        exists().where(
+            earlier.doctor_id == key, earlier.seq < seq, earlier.status.in_(PENDING_STATUSES)
+        )
+        if key is not None
+        else false()
+    )
+    row = uow.session.execute(
+        select(Job.status, waits).where(Job.id == job_id).with_for_update(of=Job)
+    ).one_or_none()
+    return (row is not None and row[0] in PENDING_STATUSES), bool(row and row[1])
 
 
 def lock_order_key(uow: UnitOfWork, key: str) -> None:
@@ -108,7 +136,7 @@ def finish(
     elif status == "succeeded":
         # Errors of earlier attempts stay in the history, not on a job that succeeded.
         values.update(dict.fromkeys(_ERROR_COLUMNS))
-    uow.session.execute(update(Job).where(Job.id == job_id).values(**values))
+    uow.session.execute(update(JOBS).where(Job.id == job_id).values(**values))
 
 
 def requeue(
@@ -131,7 +159,7 @@ def requeue(
         values["attempts"] = Job.attempts + 1
     if error is not None:
         values.update(_error_values(error))
-    uow.session.execute(update(Job).where(Job.id == job_id).values(**values))
+    uow.session.execute(update(JOBS).where(Job.id == job_id).values(**values))
     return next_at
 
 

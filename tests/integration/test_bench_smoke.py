@@ -1,0 +1,44 @@
+"""The benchmark harness at its tiny size, end to end, so it cannot rot.
+
+It runs ``python -m bench --size tiny --runs 1`` as a real subprocess (its own database and
+redis-server, real worker processes) and checks that every figure produced rows with numbers.
+It asserts nothing about speed: timings belong to the benchmark's report, not to tests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ADMIN_PG, REPO
+
+FIGURES = {"throughput", "submit", "latency", "history", "calendar", "memory"}
+
+
+def test_bench_harness_runs_every_figure_at_tiny_size(tmp_path: Path) -> None:
+    env = {**os.environ, "SCHEDQ_BENCH_PG_ADMIN": ADMIN_PG}
+    args = ["--size", "tiny", "--runs", "1", "--out", "smoke"]
+    args += ["--results-dir", str(tmp_path), "--log-dir", str(tmp_path / "logs")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads((tmp_path / "smoke.json").read_text())
+    assert set(data["figures"]) == FIGURES
+    for name, fig in data["figures"].items():
+        assert fig["command"].startswith(f"python -m bench {name} "), name
+        assert fig["rows"], name
+        for row in fig["rows"]:
+            assert math.isfinite(row["schedq"]["median"]), (name, row)
+            assert row["ratio"] is None or math.isfinite(row["ratio"]["median"]), (name, row)
+    table = (tmp_path / "smoke.md").read_text()
+    assert "| throughput |" in table and "| memory |" in table
