@@ -12,6 +12,9 @@ from shared.celery_config import celery_config
 from shared.settings import Settings
 
 
+PUBLISH_BATCH = 500
+
+
 @dataclass(frozen=True)
 class Envelope:
     job_id: str
@@ -29,9 +32,13 @@ def producer_app(settings: Settings) -> Celery:
 
 
 def publish(app: Celery, envelopes: Iterable[Envelope], countdown: float | None = None) -> int:
-    """Send every envelope over one broker connection; returns how many were sent."""
+    """Send every envelope over one broker connection; returns how many were sent.
+
+    Publishes go through kombu's ``Producer.batch``: on Redis each batch of up to
+    ``PUBLISH_BATCH`` messages is one pipelined round trip (other transports publish at once).
+    """
     sent = 0
-    with app.producer_or_acquire() as producer:
+    with app.producer_or_acquire() as producer, producer.batch(max_size=PUBLISH_BATCH):
         for env in envelopes:
             app.send_task(
                 env.task_name,
