@@ -11,7 +11,6 @@ from celery import Celery
 from shared.celery_config import celery_config
 from shared.settings import Settings
 
-
 PUBLISH_BATCH = 500
 
 
