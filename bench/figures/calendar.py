@@ -4,11 +4,9 @@ Measured here: icalendar's bare parse (``Calendar.from_ical``) against parse plu
 expansion with recurring-ical-events over a one-year horizon, reduced to the busy-time keys an
 import stores ((UID, RECURRENCE-ID) -> start, end). That is the library floor of an import.
 
-HOOK (not measured on this branch): schedq's own import (ICS feed over HTTP -> busy-time rows)
-is being built on another branch. Wire it in ``schedq_import`` below: serve ``feed`` from
-127.0.0.1, run the import job for it and wait for it to finish; return the seconds. Then the
-figure adds "schedq first sync vs bare parse" (target <= 2x) and "unchanged re-sync vs first
-sync" (target <= 5%), both from the same generated feed.
+Also measured: schedq's own import of the same feed (``bench.figures.calendar_import``: HTTP
+with ETag from 127.0.0.1, parse, expand, write busy-time rows) against the bare parse (target
+<= 2x), and an unchanged re-sync against the first sync (target <= 5%).
 """
 
 from __future__ import annotations
@@ -20,9 +18,13 @@ import icalendar
 import recurring_ical_events
 
 from bench.context import Context
+from bench.figures.calendar_import import time_import
 from bench.report import Figure, Row
 
-HORIZON = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+# Events start next week, so schedq's import (whose horizon starts today) keeps all of them.
+BASE = (datetime.now(UTC) + timedelta(days=7)).replace(hour=7, minute=0, second=0, microsecond=0)
+HORIZON_DAYS = 400
+HORIZON = (BASE - timedelta(days=1), BASE + timedelta(days=HORIZON_DAYS - 8))
 
 
 def _stamp(t: datetime) -> str:
@@ -33,7 +35,7 @@ def feed(events: int) -> bytes:
     """Nine single events in ten; the tenth recurs weekly 20 times with one EXDATE, and every
     fiftieth recurring one has a moved occurrence (a RECURRENCE-ID override)."""
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//schedq bench//EN"]
-    base = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)
+    base = BASE
     for i in range(events):
         start = base + timedelta(days=(i * 7) % 360, minutes=30 * (i % 20))
         end = start + timedelta(minutes=25)
@@ -73,11 +75,6 @@ def parse_and_expand(data: bytes) -> tuple[float, int]:
     return time.perf_counter() - t0, len(busy)
 
 
-def schedq_import(data: bytes) -> float | None:
-    """HOOK: seconds for schedq's import of ``data``; None until the import lands here."""
-    return None
-
-
 def run(ctx: Context) -> Figure:
     fig = Figure("calendar", ctx.command("calendar"))
     data = feed(ctx.size.ics_events)
@@ -99,11 +96,30 @@ def run(ctx: Context) -> Figure:
             ("<=", 2.0),
         )
     )
-    if schedq_import(data) is None:
-        fig.notes.append(
-            "schedq's own import and the unchanged re-sync are NOT measured: the import is on "
-            "another branch (hook: bench/figures/calendar.py schedq_import). The row above is "
-            "the library floor every import pays before writing busy time."
+    imports = [time_import(data, HORIZON_DAYS) for _ in range(ctx.runs)]
+    print(
+        f"  schedq import: first {[round(i.first, 2) for i in imports]}s, "
+        f"re-sync {[round(i.resync, 3) for i in imports]}s"
+    )
+    fig.rows.append(
+        Row.compare(
+            f"schedq first sync of the feed ({imports[0].rows:,} busy rows written)",
+            "s",
+            [i.first for i in imports],
+            "icalendar bare parse",
+            bare,
+            ("<=", 2.0),
         )
+    )
+    fig.rows.append(
+        Row.compare(
+            f"unchanged re-sync ({imports[0].resync_requests} request, 304)",
+            "s",
+            [i.resync for i in imports],
+            "schedq first sync",
+            [i.first for i in imports],
+            ("<=", 0.05),
+        )
+    )
     fig.raw = {"bytes": len(data), "occurrences": occurrences, "bare": bare, "expand": full}
     return fig

@@ -49,6 +49,9 @@ def exported_uids(uow: UnitOfWork, link_id: uuid.UUID) -> frozenset[str]:
     )
 
 
+_DELETE_CHUNK = 5_000
+
+
 def apply(
     uow: UnitOfWork,
     link_id: uuid.UUID,
@@ -75,28 +78,21 @@ def apply(
     gone = [k for k in stored if k not in desired]
     fresh = {k: v for k, v in desired.items() if k not in stored}
     changed = {k: v for k, v in desired.items() if k in stored and stored[k] != v}
-    if gone:
+    # A large feed means tens of thousands of rows: PostgreSQL takes at most 65,535 bind
+    # parameters per statement, so deletes go in chunks and upserts as an executemany
+    # (SQLAlchemy pages those into multi-row INSERTs of a safe size).
+    for start in range(0, len(gone), _DELETE_CHUNK):
         uow.session.execute(
             delete(ExternalBusy).where(
                 ExternalBusy.link_id == link_id,
-                tuple_(ExternalBusy.uid, ExternalBusy.recurrence_id).in_(gone),
+                tuple_(ExternalBusy.uid, ExternalBusy.recurrence_id).in_(
+                    gone[start : start + _DELETE_CHUNK]
+                ),
             )
         )
     upserts = {**fresh, **changed}
     if upserts:
-        stmt = insert(ExternalBusy).values(
-            [
-                {
-                    "link_id": link_id,
-                    "uid": uid,
-                    "recurrence_id": rid,
-                    "starts_at": start,
-                    "ends_at": end,
-                    "source_href": href,
-                }
-                for (uid, rid), (start, end, href) in upserts.items()
-            ]
-        )
+        stmt = insert(ExternalBusy)
         uow.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=[ExternalBusy.link_id, ExternalBusy.uid, ExternalBusy.recurrence_id],
@@ -105,7 +101,18 @@ def apply(
                     "ends_at": stmt.excluded.ends_at,
                     "source_href": stmt.excluded.source_href,
                 },
-            )
+            ),
+            [
+                {
+                    "link_id": link_id,
+                    "uid": uid,
+                    "recurrence_id": rid,
+                    "starts_at": begin,
+                    "ends_at": end,
+                    "source_href": href,
+                }
+                for (uid, rid), (begin, end, href) in upserts.items()
+            ],
         )
     return Changes(inserted=len(fresh), updated=len(changed), deleted=len(gone))
 

@@ -1,0 +1,97 @@
+"""schedq's own ICS import, timed: the feed served over HTTP from 127.0.0.1 with an ETag, one
+first sync and one unchanged re-sync, both through the real ``sync_calendar`` service in one
+transaction each (what a worker runs, without the broker in the way)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from shared.calendar_settings import reset_calendar_settings_cache
+from shared.db.schedule import Doctor
+from shared.db.uow import UnitOfWork
+from shared.jobs import get_kind
+from shared.payloads import parse_payload
+from worker.context import JobContext
+from worker.handlers import HANDLERS
+
+
+@dataclass
+class ImportTimes:
+    first: float
+    resync: float
+    resync_requests: int
+    rows: int
+
+
+@contextmanager
+def _serve(data: bytes) -> Iterator[tuple[str, list[int]]]:
+    etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+    hits: list[int] = []
+
+    class Feed(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(1)
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/calendar")
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/feed.ics", hits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _run(kind: str, payload: dict[str, object]) -> dict[str, object]:
+    parsed = parse_payload(get_kind(kind).payload, payload)
+    ctx = JobContext(uuid.uuid4(), kind, "bench", "bench", 1)
+    with UnitOfWork() as uow:
+        result = HANDLERS[kind](uow, ctx, parsed)
+        uow.commit()
+    return result
+
+
+def time_import(data: bytes, horizon_days: int) -> ImportTimes:
+    """First sync and unchanged re-sync of ``data`` for a fresh doctor (UTC zone)."""
+    os.environ["SCHEDQ_CALENDAR_HORIZON_DAYS"] = str(horizon_days)
+    os.environ["SCHEDQ_CALENDAR_MAX_FEED_BYTES"] = str(max(len(data) * 2, 5 * 1024 * 1024))
+    reset_calendar_settings_cache()
+    doctor = f"bench-ics-{uuid.uuid4().hex[:8]}"
+    with UnitOfWork() as uow:
+        uow.session.add(Doctor(id=doctor, time_zone="UTC"))
+        uow.commit()
+    with _serve(data) as (url, hits):
+        link = _run("link_calendar", {"doctor_id": doctor, "kind": "ics", "url": url})
+        sync = {"doctor_id": doctor, "link_id": link["link_id"]}
+        t0 = time.perf_counter()
+        first = _run("sync_calendar", sync)
+        t1 = time.perf_counter()
+        before = len(hits)
+        second = _run("sync_calendar", sync)
+        t2 = time.perf_counter()
+    changes = first.get("changes")
+    rows = int(changes.get("inserted", 0)) if isinstance(changes, dict) else 0
+    assert second.get("fetched") == "not_modified", second
+    return ImportTimes(t1 - t0, t2 - t1, len(hits) - before, rows)
