@@ -111,10 +111,6 @@ class Settings(BaseSettings):
     def retry_limit(self, category: str) -> int:
         return dict(self.retry_limits).get(category, self.max_retries)
 
-    @property
-    def sync_database_url(self) -> str:
-        return self.database_url
-
 
 class SettingsError(SystemExit):
     """Raised with a single human line; SystemExit so the process stops with code 2."""

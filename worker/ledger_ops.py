@@ -82,17 +82,6 @@ def lock_order_key(uow: UnitOfWork, key: str) -> None:
     uow.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
 
 
-def has_pending_predecessor(uow: UnitOfWork, key: str, seq: int) -> bool:
-    return (
-        uow.session.scalar(
-            select(Job.seq)
-            .where(Job.doctor_id == key, Job.seq < seq, Job.status.in_(PENDING_STATUSES))
-            .limit(1)
-        )
-        is not None
-    )
-
-
 _ERROR_COLUMNS = (
     "error_code",
     "error_category",
