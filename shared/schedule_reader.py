@@ -6,20 +6,32 @@ loader, so a write and a read never disagree about what the schedule is.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from shared.db.calendar import CalendarLink, ExternalBusy
 from shared.db.domain import DoctorHolidayCalendar, HolidayDate, ScheduleException
-from shared.db.schedule import ACTIVE_APPOINTMENT_STATUSES, Appointment, Doctor, WorkingPlan
+from shared.db.schedule import ACTIVE_APPOINTMENT_STATUSES, WorkingPlan
 from shared.db.uow import UnitOfWork
 from shared.domain.plan import WorkingPlanPayload
 from shared.domain.schedule import Booking, Closure, ScheduleInputs
 
 # Rules look at whole local days around a range (per-day capacity, windows crossing UTC dates).
 MARGIN = timedelta(days=2)
+
+
+class DoctorRef(Protocol):
+    """What the reader needs of a doctor: an ORM row or a service's locked-row snapshot."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def time_zone(self) -> str: ...
 
 
 def load_external_busy(
@@ -56,24 +68,42 @@ def plan_from_row(row: WorkingPlan, time_zone: str) -> WorkingPlanPayload:
     )
 
 
+class ActiveAppointment(NamedTuple):
+    id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    seat: int
+    needs_reschedule: bool
+
+
+# Plain SQL: every schedule change reads these under its lock (see UnitOfWork.sql for why).
+_ACTIVE = """
+SELECT id, starts_at, ends_at, seat, needs_reschedule FROM appointments
+ WHERE doctor_id = %(doctor_id)s AND status = ANY(%(statuses)s) AND ends_at > %(start)s
+"""
+_ORDER = " ORDER BY starts_at, id"
+
+
 def active_appointments(
     uow: UnitOfWork, doctor_id: str, start: datetime, end: datetime | None = None
-) -> list[Appointment]:
-    query = select(Appointment).where(
-        Appointment.doctor_id == doctor_id,
-        Appointment.status.in_(ACTIVE_APPOINTMENT_STATUSES),
-        Appointment.ends_at > start,
-    )
-    if end is not None:
-        query = query.where(Appointment.starts_at < end)
-    return list(uow.session.scalars(query.order_by(Appointment.starts_at, Appointment.id)))
+) -> list[ActiveAppointment]:
+    """Booked (active) appointments of the doctor that end after ``start`` (and begin before
+    ``end``), in time order."""
+    params = {"doctor_id": doctor_id, "statuses": list(ACTIVE_APPOINTMENT_STATUSES), "start": start}
+    if end is None:
+        rows = uow.sql(_ACTIVE + _ORDER, params)
+    else:
+        rows = uow.sql(_ACTIVE + " AND starts_at < %(end)s" + _ORDER, {**params, "end": end})
+    return [ActiveAppointment._make(row) for row in rows]
 
 
-def booking_of(row: Appointment) -> Booking:
+def booking_of(row: ActiveAppointment) -> Booking:
     return Booking(str(row.id), row.starts_at, row.ends_at, row.seat)
 
 
-def load_inputs(uow: UnitOfWork, doctor: Doctor, start: datetime, end: datetime) -> ScheduleInputs:
+def load_inputs(
+    uow: UnitOfWork, doctor: DoctorRef, start: datetime, end: datetime
+) -> ScheduleInputs:
     zone = ZoneInfo(doctor.time_zone)
     lo, hi = start - MARGIN, end + MARGIN
     plans = uow.session.scalars(

@@ -1,61 +1,71 @@
-"""Ledger state transitions, each one SQL statement (the executor composes them)."""
+"""Ledger state transitions, each one SQL statement (the executor composes them).
+
+The statements every delivery runs are plain SQL sent through the session's connection
+(``UnitOfWork.sql``): building, cache-keying and compiling a SQLAlchemy construct costs several
+times the CPU of the round trip itself, and these run a few times per job (``python -m
+bench.micro`` shows the effect). Rare paths (attempt history) stay on the ORM.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, exists, false, func, select, update
+from psycopg.types.json import Jsonb
+from sqlalchemy import select
 from sqlalchemy.engine import Row
-from sqlalchemy.orm import aliased
 
-from shared.db.ledger import PENDING_STATUSES, Job
+from shared.db.ledger import PENDING_STATUSES
 from shared.db.reliability import JobAttempt
 from shared.db.uow import UnitOfWork
 from shared.errors import SchedqError
 
-# State transitions are plain Core UPDATEs on the table: the ORM's bulk-update bookkeeping
-# (synchronising session objects) costs more CPU per job than the statement itself.
-JOBS = cast(Table, Job.__table__)
+_PENDING = "status IN ('queued', 'running')"
+assert set(PENDING_STATUSES) == {"queued", "running"}  # keep _PENDING in step with the model
+
+_BEGIN_DELIVERY = f"""
+UPDATE jobs SET status = 'running',
+                unfinished_deliveries = unfinished_deliveries + 1,
+                started_at = coalesce(started_at, now()),
+                updated_at = now()
+ WHERE id = %(id)s AND {_PENDING}
+RETURNING kind, payload, doctor_id, seq, attempts, unfinished_deliveries, correlation_id,
+          submitter
+"""
 
 
 def begin_delivery(uow: UnitOfWork, job_id: uuid.UUID) -> Row[Any] | None:
-    """Mark a pending job running and count the delivery; None if it is not pending."""
-    return uow.session.execute(
-        update(JOBS)
-        .where(Job.id == job_id, Job.status.in_(PENDING_STATUSES))
-        .values(
-            status="running",
-            unfinished_deliveries=Job.unfinished_deliveries + 1,
-            started_at=func.coalesce(Job.started_at, func.now()),
-            updated_at=func.now(),
-        )
-        .returning(
-            Job.kind,
-            Job.payload,
-            Job.doctor_id,
-            Job.seq,
-            Job.attempts,
-            Job.unfinished_deliveries,
-            Job.correlation_id,
-            Job.submitter,
-        )
-    ).one_or_none()
+    """Mark a pending job running and count the delivery; None if it is not pending.
+
+    The transaction that does this commits asynchronously (no wait for the WAL flush, which is
+    most of a commit's time here): it only feeds the crash-loop count and the "running" status.
+    A dying *worker* cannot lose it (PostgreSQL flushes it within ``wal_writer_delay``); only a
+    PostgreSQL crash in that window can, and then the job is simply delivered again with a count
+    one lower. The job's outcome is always committed synchronously.
+    """
+    uow.sql("SET LOCAL synchronous_commit TO off")
+    return uow.sql(_BEGIN_DELIVERY, {"id": job_id}).one_or_none()
 
 
 def status_of(uow: UnitOfWork, job_id: uuid.UUID) -> str | None:
-    return uow.session.scalar(select(Job.status).where(Job.id == job_id))
+    return uow.sql("SELECT status FROM jobs WHERE id = %(id)s", {"id": job_id}).scalar()
 
 
 def lock_if_pending(uow: UnitOfWork, job_id: uuid.UUID) -> bool:
     """Row-lock the job; False when another delivery already finished it (a duplicate)."""
-    status = uow.session.scalar(select(Job.status).where(Job.id == job_id).with_for_update())
-    return status in PENDING_STATUSES
+    status = uow.sql("SELECT status FROM jobs WHERE id = %(id)s FOR UPDATE", {"id": job_id})
+    return status.scalar() in PENDING_STATUSES
 
 
-# Built once: a fresh aliased() per call costs more CPU than the statement it saves.
-_EARLIER = aliased(Job, name="earlier")
+# One round trip: the job's own row lock and whether an earlier job of its order key is pending.
+_LOCK_IN_ORDER = f"""
+SELECT j.status,
+       %(key)s::text IS NOT NULL AND EXISTS (
+           SELECT 1 FROM jobs AS earlier
+            WHERE earlier.doctor_id = %(key)s AND earlier.seq < %(seq)s AND earlier.{_PENDING})
+  FROM jobs AS j WHERE j.id = %(id)s FOR UPDATE OF j
+"""
 
 
 def lock_if_pending_in_order(
@@ -63,23 +73,16 @@ def lock_if_pending_in_order(
 ) -> tuple[bool, bool]:
     """Row-lock the job and, in the same round trip, look for a pending earlier job of its
     order key: (job still pending, predecessor pending). Call after ``lock_order_key``."""
-    earlier = _EARLIER
-    waits = (
-        exists().where(
-            earlier.doctor_id == key, earlier.seq < seq, earlier.status.in_(PENDING_STATUSES)
-        )
-        if key is not None
-        else false()
-    )
-    row = uow.session.execute(
-        select(Job.status, waits).where(Job.id == job_id).with_for_update(of=Job)
-    ).one_or_none()
-    return (row is not None and row[0] in PENDING_STATUSES), bool(row and row[1])
+    row = uow.sql(_LOCK_IN_ORDER, {"id": job_id, "key": key, "seq": seq}).one_or_none()
+    if row is None:
+        return False, False
+    status, waits = tuple(row)
+    return status in PENDING_STATUSES, bool(waits)
 
 
 def lock_order_key(uow: UnitOfWork, key: str) -> None:
     """Serialise all work on one doctor, whether or not the doctor row exists yet."""
-    uow.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+    uow.sql("SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))", {"key": key})
 
 
 _ERROR_COLUMNS = (
@@ -97,8 +100,15 @@ def _error_values(err: SchedqError) -> dict[str, Any]:
         "error_category": str(err.category),
         "error_severity": str(err.severity),
         "error_message": err.message,
-        "error_details": err.details or None,
+        "error_details": Jsonb(err.details) if err.details else None,
     }
+
+
+def _update_job(uow: UnitOfWork, job_id: uuid.UUID, values: dict[str, Any], sets: str) -> None:
+    """``UPDATE jobs SET <sets>, <col> = %(col)s for each value``: the SET list is built from
+    fixed column names in this module, never from input."""
+    assigned = ", ".join(f"{col} = %({col})s" for col in values)
+    uow.sql(f"UPDATE jobs SET {sets}, {assigned} WHERE id = %(id)s", {**values, "id": job_id})
 
 
 def finish(
@@ -110,22 +120,17 @@ def finish(
     error: SchedqError | None = None,
     count_attempt: bool = True,
 ) -> None:
-    values: dict[str, Any] = {
-        "status": status,
-        "result": result,
-        "finished_at": func.now(),
-        "updated_at": func.now(),
-        "unfinished_deliveries": 0,
-        "next_attempt_at": None,
-    }
-    if count_attempt:
-        values["attempts"] = Job.attempts + 1
+    values: dict[str, Any] = {"status": status, "result": None if result is None else Jsonb(result)}
     if error is not None:
         values.update(_error_values(error))
     elif status == "succeeded":
         # Errors of earlier attempts stay in the history, not on a job that succeeded.
         values.update(dict.fromkeys(_ERROR_COLUMNS))
-    uow.session.execute(update(JOBS).where(Job.id == job_id).values(**values))
+    sets = "finished_at = now(), updated_at = now(), unfinished_deliveries = 0"
+    sets += ", next_attempt_at = NULL"
+    if count_attempt:
+        sets += ", attempts = attempts + 1"
+    _update_job(uow, job_id, values, sets)
 
 
 def requeue(
@@ -138,17 +143,13 @@ def requeue(
 ) -> datetime:
     """Back to queued for a later delivery; the delivery ended normally (not a crash)."""
     next_at = datetime.now(UTC) + timedelta(seconds=delay)
-    values: dict[str, Any] = {
-        "status": "queued",
-        "updated_at": func.now(),
-        "unfinished_deliveries": 0,
-        "next_attempt_at": next_at,
-    }
-    if count_attempt:
-        values["attempts"] = Job.attempts + 1
+    values: dict[str, Any] = {"status": "queued", "next_attempt_at": next_at}
     if error is not None:
         values.update(_error_values(error))
-    uow.session.execute(update(JOBS).where(Job.id == job_id).values(**values))
+    sets = "updated_at = now(), unfinished_deliveries = 0"
+    if count_attempt:
+        sets += ", attempts = attempts + 1"
+    _update_job(uow, job_id, values, sets)
     return next_at
 
 

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.db.ledger import AuditEntry
+from psycopg.types.json import Jsonb
+
 from shared.db.uow import UnitOfWork
 from worker.context import JobContext
+
+# Plain SQL: every applied job writes at least one row (see UnitOfWork.sql for why).
+_INSERT = """
+INSERT INTO audit_log (job_id, correlation_id, actor, entity, entity_id, action, before, after)
+VALUES (%(job_id)s, %(correlation_id)s, %(actor)s, %(entity)s, %(entity_id)s, %(action)s,
+        %(before)s, %(after)s)
+"""
+
+
+def _json(value: dict[str, Any] | None) -> Jsonb | None:
+    return None if value is None else Jsonb(value)
 
 
 def record(
@@ -19,15 +31,16 @@ def record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    uow.session.add(
-        AuditEntry(
-            job_id=ctx.job_id,
-            correlation_id=ctx.correlation_id,
-            actor=ctx.submitter,
-            entity=entity,
-            entity_id=entity_id,
-            action=action,
-            before=before,
-            after=after,
-        )
+    uow.sql(
+        _INSERT,
+        {
+            "job_id": ctx.job_id,
+            "correlation_id": ctx.correlation_id,
+            "actor": ctx.submitter,
+            "entity": entity,
+            "entity_id": entity_id,
+            "action": action,
+            "before": _json(before),
+            "after": _json(after),
+        },
     )

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.db.schedule import Appointment, Doctor
+from shared.db.schedule import Appointment
 from shared.db.uow import UnitOfWork
 from shared.domain.conflicts import Conflict, find_conflicts
 from shared.errors import Category, SchedqError, Severity
-from shared.schedule_reader import active_appointments, booking_of, load_inputs
+from shared.schedule_reader import DoctorRef, active_appointments, booking_of, load_inputs
 from worker.context import JobContext
 from worker.services import audit
 
@@ -84,7 +84,7 @@ STRATEGIES: dict[str, Strategy] = {"reject": _reject, "flag": _flag, "force": _f
 def settle(
     uow: UnitOfWork,
     ctx: JobContext,
-    doctor: Doctor,
+    doctor: DoctorRef,
     strategy: str,
     start: datetime,
     end: datetime | None = None,

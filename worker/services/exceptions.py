@@ -6,7 +6,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.db.domain import ScheduleException
-from shared.db.schedule import Doctor
 from shared.db.uow import UnitOfWork
 from shared.domain.exceptions import AddExceptionPayload, RemoveExceptionPayload, resolve_exception
 from shared.errors import Violation, not_found, validation_failed
@@ -27,7 +26,7 @@ def _state(row: ScheduleException) -> dict[str, Any]:
 def _finish(
     uow: UnitOfWork,
     ctx: JobContext,
-    doctor: Doctor,
+    doctor: doctors.LockedDoctor,
     row: ScheduleException,
     action: str,
     settled: list[dict[str, Any]],

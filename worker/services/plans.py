@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from psycopg.types.json import Jsonb
 
-from shared.db.schedule import WorkingPlan
 from shared.db.uow import UnitOfWork
 from shared.domain.plan import WEEKDAYS, WorkingPlanPayload
 from shared.domain.plan_rules import check_plan
@@ -17,15 +15,6 @@ from shared.errors import validation_failed
 from shared.settings import get_settings
 from worker.context import JobContext
 from worker.services import audit, conflicts, doctors
-
-
-def _state(row: WorkingPlan) -> dict[str, Any]:
-    return {
-        "slot_minutes": row.slot_minutes,
-        "weekdays": row.weekdays,
-        "capacity_per_slot": row.capacity_per_slot,
-        "capacity_per_day": row.capacity_per_day,
-    }
 
 
 def unused_minutes(plan: WorkingPlanPayload) -> dict[str, int]:
@@ -42,41 +31,47 @@ def unused_minutes(plan: WorkingPlanPayload) -> dict[str, int]:
     return out
 
 
+# Plain SQL for the statements of every plan change (see UnitOfWork.sql for why).
+_CURRENT = """
+SELECT slot_minutes, weekdays, capacity_per_slot, capacity_per_day FROM working_plans
+ WHERE doctor_id = %(doctor_id)s AND valid_from = %(valid_from)s
+"""
+_UPSERT = """
+INSERT INTO working_plans
+       (doctor_id, valid_from, job_id, slot_minutes, weekdays, capacity_per_slot, capacity_per_day)
+VALUES (%(doctor_id)s, %(valid_from)s, %(job_id)s, %(slot_minutes)s, %(weekdays)s,
+        %(capacity_per_slot)s, %(capacity_per_day)s)
+ON CONFLICT (doctor_id, valid_from) DO UPDATE
+   SET job_id = excluded.job_id, slot_minutes = excluded.slot_minutes,
+       weekdays = excluded.weekdays, capacity_per_slot = excluded.capacity_per_slot,
+       capacity_per_day = excluded.capacity_per_day, updated_at = excluded.updated_at
+"""
+# The new plan governs from valid_from until the next plan's valid_from.
+_NEXT_VALID_FROM = """
+SELECT min(valid_from) FROM working_plans
+ WHERE doctor_id = %(doctor_id)s AND valid_from > %(valid_from)s
+"""
+
+
 def set_working_plan(uow: UnitOfWork, ctx: JobContext, plan: WorkingPlanPayload) -> dict[str, Any]:
     settings = get_settings()
     violations = check_plan(plan, settings.business_hours_start, settings.business_hours_end)
     if violations:
         raise validation_failed(violations)
     doctor = doctors.ensure_locked(uow, plan.doctor_id, plan.time_zone)
-    existing = uow.session.scalars(
-        select(WorkingPlan).where(
-            WorkingPlan.doctor_id == plan.doctor_id, WorkingPlan.valid_from == plan.valid_from
-        )
-    ).one_or_none()
-    before = _state(existing) if existing else None
-    weekdays = plan.stored_weekdays()
+    key = {"doctor_id": plan.doctor_id, "valid_from": plan.valid_from}
+    existing = uow.sql(_CURRENT, key).mappings().one_or_none()
+    before = dict(existing) if existing else None
     values = {
         "slot_minutes": plan.slot_minutes,
-        "weekdays": weekdays,
+        "weekdays": plan.stored_weekdays(),
         "capacity_per_slot": plan.capacity_per_slot,
         "capacity_per_day": plan.capacity_per_day,
     }
-    stmt = insert(WorkingPlan).values(
-        doctor_id=plan.doctor_id, valid_from=plan.valid_from, job_id=str(ctx.job_id), **values
+    uow.sql(
+        _UPSERT, {**key, **values, "job_id": str(ctx.job_id), "weekdays": Jsonb(values["weekdays"])}
     )
-    uow.session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[WorkingPlan.doctor_id, WorkingPlan.valid_from],
-            set_={key: stmt.excluded[key] for key in [*values, "job_id", "updated_at"]},
-        )
-    )
-    # The new plan governs from valid_from until the next plan's valid_from.
-    later = uow.session.scalar(
-        select(WorkingPlan.valid_from)
-        .where(WorkingPlan.doctor_id == plan.doctor_id, WorkingPlan.valid_from > plan.valid_from)
-        .order_by(WorkingPlan.valid_from)
-        .limit(1)
-    )
+    later = uow.sql(_NEXT_VALID_FROM, key).scalar()
     zone = ZoneInfo(plan.time_zone)
     settled = conflicts.settle(
         uow,
