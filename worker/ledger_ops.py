@@ -31,7 +31,10 @@ UPDATE jobs SET status = 'running',
                 updated_at = now()
  WHERE id = %(id)s AND {_PENDING}
 RETURNING kind, payload, doctor_id, seq, attempts, unfinished_deliveries, correlation_id,
-          submitter
+          submitter,
+          -- this transaction commits asynchronously (see begin_delivery); set here, not in a
+          -- statement of its own, to save a round trip on every delivery
+          set_config('synchronous_commit', 'off', true) AS commit_mode
 """
 
 
@@ -44,7 +47,6 @@ def begin_delivery(uow: UnitOfWork, job_id: uuid.UUID) -> Row[Any] | None:
     PostgreSQL crash in that window can, and then the job is simply delivered again with a count
     one lower. The job's outcome is always committed synchronously.
     """
-    uow.sql("SET LOCAL synchronous_commit TO off")
     return uow.sql(_BEGIN_DELIVERY, {"id": job_id}).one_or_none()
 
 

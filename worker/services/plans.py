@@ -31,12 +31,13 @@ def unused_minutes(plan: WorkingPlanPayload) -> dict[str, int]:
     return out
 
 
-# Plain SQL for the statements of every plan change (see UnitOfWork.sql for why).
-_CURRENT = """
-SELECT slot_minutes, weekdays, capacity_per_slot, capacity_per_day FROM working_plans
- WHERE doctor_id = %(doctor_id)s AND valid_from = %(valid_from)s
-"""
+# One statement (see UnitOfWork.sql for why plain SQL): the plan it replaces (``before``, read
+# by the CTE from the snapshot before the upsert), the upsert, and the next plan's valid_from
+# (the new plan governs until then).
 _UPSERT = """
+WITH current AS (
+    SELECT slot_minutes, weekdays, capacity_per_slot, capacity_per_day FROM working_plans
+     WHERE doctor_id = %(doctor_id)s AND valid_from = %(valid_from)s)
 INSERT INTO working_plans
        (doctor_id, valid_from, job_id, slot_minutes, weekdays, capacity_per_slot, capacity_per_day)
 VALUES (%(doctor_id)s, %(valid_from)s, %(job_id)s, %(slot_minutes)s, %(weekdays)s,
@@ -45,11 +46,9 @@ ON CONFLICT (doctor_id, valid_from) DO UPDATE
    SET job_id = excluded.job_id, slot_minutes = excluded.slot_minutes,
        weekdays = excluded.weekdays, capacity_per_slot = excluded.capacity_per_slot,
        capacity_per_day = excluded.capacity_per_day, updated_at = excluded.updated_at
-"""
-# The new plan governs from valid_from until the next plan's valid_from.
-_NEXT_VALID_FROM = """
-SELECT min(valid_from) FROM working_plans
- WHERE doctor_id = %(doctor_id)s AND valid_from > %(valid_from)s
+RETURNING (SELECT to_jsonb(current) FROM current) AS before,
+          (SELECT min(valid_from) FROM working_plans
+            WHERE doctor_id = %(doctor_id)s AND valid_from > %(valid_from)s) AS later
 """
 
 
@@ -59,19 +58,20 @@ def set_working_plan(uow: UnitOfWork, ctx: JobContext, plan: WorkingPlanPayload)
     if violations:
         raise validation_failed(violations)
     doctor = doctors.ensure_locked(uow, plan.doctor_id, plan.time_zone)
-    key = {"doctor_id": plan.doctor_id, "valid_from": plan.valid_from}
-    existing = uow.sql(_CURRENT, key).mappings().one_or_none()
-    before = dict(existing) if existing else None
     values = {
         "slot_minutes": plan.slot_minutes,
         "weekdays": plan.stored_weekdays(),
         "capacity_per_slot": plan.capacity_per_slot,
         "capacity_per_day": plan.capacity_per_day,
     }
-    uow.sql(
-        _UPSERT, {**key, **values, "job_id": str(ctx.job_id), "weekdays": Jsonb(values["weekdays"])}
-    )
-    later = uow.sql(_NEXT_VALID_FROM, key).scalar()
+    params = {
+        **values,
+        "doctor_id": plan.doctor_id,
+        "valid_from": plan.valid_from,
+        "job_id": str(ctx.job_id),
+        "weekdays": Jsonb(values["weekdays"]),
+    }
+    before, later = tuple(uow.sql(_UPSERT, params).one())
     zone = ZoneInfo(plan.time_zone)
     settled = conflicts.settle(
         uow,
@@ -87,7 +87,7 @@ def set_working_plan(uow: UnitOfWork, ctx: JobContext, plan: WorkingPlanPayload)
         ctx,
         entity="working_plan",
         entity_id=f"{plan.doctor_id}/{plan.valid_from.isoformat()}",
-        action="replaced" if existing else "created",
+        action="replaced" if before is not None else "created",
         before=before,
         after=values,
     )
