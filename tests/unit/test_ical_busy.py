@@ -153,3 +153,48 @@ def test_conflicts_are_half_open_overlaps() -> None:
         ("inside", utc(2026, 12, 22, 14, 15), utc(2026, 12, 22, 14, 45)),
     ]
     assert [c["appointment_id"] for c in conflicts(found, appts)] == ["inside"]
+
+
+def _through_the_library(raw: bytes, zone: ZoneInfo, window: tuple[datetime, datetime]) -> list:
+    """The oracle: every event, single or not, expanded by recurring-ical-events alone (what
+    busy_instances did before single events skipped the library)."""
+    import recurring_ical_events
+
+    from shared.domain.ical_busy import _end, _instant
+
+    found = set()
+    for occ in recurring_ical_events.of(parse_calendar(raw)).between(*window):
+        if str(occ.get("STATUS", "")).upper() == "CANCELLED":
+            continue
+        if str(occ.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
+            continue
+        start = _instant(occ["DTSTART"].dt, zone)
+        end = _instant(_end(occ, occ["DTSTART"].dt), zone)
+        if end > start:
+            found.add((str(occ["UID"]), start, end))
+    return sorted(found, key=lambda v: (v[1], v[0]))
+
+
+MIXED = ics(
+    vevent("utc", "DTSTART:20261203T090000Z", "DTEND:20261203T093000Z"),
+    vevent("tzid", "DTSTART;TZID=America/New_York:20261204T090000", "DURATION:PT45M"),
+    vevent("floating", "DTSTART:20261205T080000", "DTEND:20261205T081500"),
+    vevent("all-day", "DTSTART;VALUE=DATE:20261206", "SUMMARY:day off"),
+    vevent("no-end", "DTSTART:20261207T120000Z", "SUMMARY:a point in time"),
+    vevent("free", "DTSTART:20261208T090000Z", "DTEND:20261208T100000Z", "TRANSP:TRANSPARENT"),
+    vevent("off", "DTSTART:20261209T090000Z", "DTEND:20261209T100000Z", "STATUS:CANCELLED"),
+    vevent("before", "DTSTART:20261120T090000Z", "DTEND:20261120T100000Z"),
+    vevent("straddles", "DTSTART:20261130T230000Z", "DTEND:20261201T010000Z"),
+    vevent("after", "DTSTART:20270105T090000Z", "DTEND:20270105T100000Z"),
+    vevent("ends-at-start", "DTSTART:20261130T220000Z", "DTEND:20261201T000000Z"),
+    vevent("daily", "DTSTART:20261228T070000Z", "DTEND:20261228T080000Z", "RRULE:FREQ=DAILY"),
+)
+
+
+@pytest.mark.parametrize("zone", [BERLIN, NEW_YORK])
+def test_single_events_outside_the_library_match_what_the_library_gives(zone: ZoneInfo) -> None:
+    ours = [(uid, start, end) for uid, _, start, end in expand(MIXED, zone)]
+    assert ours == _through_the_library(MIXED, zone, DEC)
+    uids = {uid for uid, _, _ in ours}
+    assert {"utc", "tzid", "floating", "all-day", "straddles", "daily"} <= uids
+    assert uids.isdisjoint({"no-end", "free", "off", "before", "after", "ends-at-start"})
