@@ -57,6 +57,9 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.profile")
     p.add_argument("--jobs", type=int, default=5000)
     p.add_argument("--out", type=Path, default=Path("bench/results/profile.txt"))
+    p.add_argument(
+        "--cpu", action="store_true", help="sample running threads only (CPU, not waits)"
+    )
     args = p.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     with BenchEnv() as env:
@@ -66,7 +69,8 @@ def main() -> None:
         raw = env.log_dir / "profile.collapsed"
         try:
             node.wait_ready()
-            cmd = [spy, "record", "--pid", str(node.proc.pid), "--subprocesses", "--idle"]
+            cmd = [spy, "record", "--pid", str(node.proc.pid), "--subprocesses"]
+            cmd += [] if args.cpu else ["--idle"]
             cmd += ["--rate", "200", "--format", "raw", "--output", str(raw), "--nonblocking"]
             spy_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             client = env.redis()
