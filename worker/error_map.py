@@ -8,16 +8,20 @@ written for people: they never include the exception text, SQL, stack traces or 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
-import httpx
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sa_errors
 
 from shared.errors import Category, SchedqError, Severity
+
+if TYPE_CHECKING:
+    import httpx
 
 # PostgreSQL SQLSTATEs with a domain meaning (permanent: retrying cannot change the answer).
 _SQLSTATE = {
@@ -81,8 +85,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def _http_status(exc: BaseException) -> SchedqError:
-    assert isinstance(exc, httpx.HTTPStatusError)
+def _http_status(exc: httpx.HTTPStatusError) -> SchedqError:
     status = exc.response.status_code
     if status == 401:
         return _err(
@@ -127,10 +130,13 @@ def _fixed(
 
 _RETRY_LATER = "; the job will be retried."
 
+# A type is named as "module.Name" when its module is only imported by some job kinds (httpx:
+# calendar jobs, deferred to keep every worker process small). The row matches only once that
+# module is loaded: before that, no exception of the type can exist.
+Types = type[BaseException] | tuple[type[BaseException], ...] | str
+
 # THE table. Order matters: the first row whose type matches wins (subclasses before bases).
-RULES: list[
-    tuple[type[BaseException] | tuple[type[BaseException], ...], Callable[..., SchedqError]]
-]
+RULES: list[tuple[Types, Callable[..., SchedqError]]]
 RULES = [
     (sa_errors.DBAPIError, _database),
     (
@@ -148,14 +154,14 @@ RULES = [
         _fixed("CACHE_ERROR", "A shared service refused the request.",
                Category.SYSTEM, Severity.HIGH, False),
     ),
-    (httpx.HTTPStatusError, _http_status),
+    ("httpx.HTTPStatusError", _http_status),
     (
-        httpx.TimeoutException,
+        "httpx.TimeoutException",
         _fixed("PROVIDER_TIMEOUT", "The calendar provider did not answer in time" + _RETRY_LATER,
                Category.TIMEOUT, Severity.MEDIUM, True),
     ),
     (
-        httpx.TransportError,  # connect errors, resets, protocol errors
+        "httpx.TransportError",  # connect errors, resets, protocol errors
         _fixed("PROVIDER_UNREACHABLE", "The calendar provider could not be reached" + _RETRY_LATER,
                Category.NETWORK, Severity.MEDIUM, True),
     ),
@@ -172,11 +178,19 @@ RULES = [
 ]  # fmt: skip
 
 
+def _resolve(types: Types) -> type[BaseException] | tuple[type[BaseException], ...]:
+    if not isinstance(types, str):
+        return types
+    module, _, name = types.rpartition(".")
+    loaded = sys.modules.get(module)
+    return getattr(loaded, name) if loaded is not None else ()
+
+
 def classify(exc: BaseException) -> SchedqError:
     if isinstance(exc, SchedqError):
         return exc
     for types, make in RULES:
-        if isinstance(exc, types):
+        if isinstance(exc, _resolve(types)):
             return make(exc)
     return SchedqError(
         "UNEXPECTED_ERROR",

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 from shared.db.uow import UnitOfWork
 from worker.context import JobContext
-from worker.services import (
-    appointments,
-    calendar_links,
-    calendar_publish,
-    calendar_sync,
-    exceptions,
-    holidays,
-    plans,
-)
+from worker.services import appointments, calendar_links, exceptions, holidays, plans
 
 Handler = Callable[[UnitOfWork, JobContext, Any], dict[str, Any]]
+
+
+def _deferred(module: str, name: str) -> Handler:
+    """A handler whose module is imported on the first job of its kind, not with the worker.
+
+    Calendar sync and publish need icalendar, recurring_ical_events, caldav (lxml, niquests),
+    httpx and pybreaker: about 20 MiB per process that every worker would otherwise carry from
+    import, copied into each pool child, although only calendar jobs use them.
+    """
+
+    def handler(uow: UnitOfWork, ctx: JobContext, payload: Any) -> dict[str, Any]:
+        apply: Handler = getattr(importlib.import_module(module), name)
+        return apply(uow, ctx, payload)
+
+    handler.__name__ = handler.__qualname__ = name
+    return handler
+
 
 HANDLERS: dict[str, Handler] = {
     "set_working_plan": plans.set_working_plan,
@@ -29,6 +39,6 @@ HANDLERS: dict[str, Handler] = {
     "reschedule_appointment": appointments.reschedule_appointment,
     "link_calendar": calendar_links.link_calendar,
     "unlink_calendar": calendar_links.unlink_calendar,
-    "sync_calendar": calendar_sync.sync_calendar,
-    "publish_calendar": calendar_publish.publish_calendar,
+    "sync_calendar": _deferred("worker.services.calendar_sync", "sync_calendar"),
+    "publish_calendar": _deferred("worker.services.calendar_publish", "publish_calendar"),
 }

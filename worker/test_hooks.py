@@ -14,7 +14,6 @@ import signal
 import time
 from typing import Any, Literal
 
-import httpx
 from pydantic import Field
 
 from shared.db.uow import UnitOfWork
@@ -40,6 +39,8 @@ def _doctor(payload: Payload) -> str | None:
 
 
 def _raise(kind: Failure) -> None:
+    import httpx  # deferred like the calendar services that really raise these (worker.handlers)
+
     request = httpx.Request("GET", "http://provider.test/calendar")
     if kind == "network":
         raise ConnectionResetError("connection reset by provider.test")

@@ -1,0 +1,71 @@
+"""What a worker process loads: the worker app leaves out libraries only some job kinds, the CLI
+or migrations need (benchmark figure 6: every pool child carries whatever the app imports)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from worker.error_map import RULES
+from worker.handlers import HANDLERS
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Calendar jobs (imported on their first job by worker.handlers), the CLI, migrations.
+NOT_AT_WORKER_IMPORT = (
+    "icalendar",
+    "recurring_ical_events",
+    "caldav",
+    "lxml",
+    "niquests",
+    "httpx",
+    "pybreaker",
+    "worker.services.calendar_sync",
+    "worker.services.calendar_publish",
+    "typer",
+    "rich",
+    "shared.cli",
+    "alembic",
+    "shared.db.migrate",
+)
+
+
+def test_worker_app_does_not_import_calendar_cli_or_migration_libraries() -> None:
+    # A fresh interpreter: this test process has imported all sorts of things already.
+    code = "import json, sys, worker.app; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    assert "worker.handlers" in loaded
+    unwanted = [m for m in NOT_AT_WORKER_IMPORT if m in loaded]
+    assert unwanted == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "module"),
+    [("sync_calendar", "worker.services.calendar_sync"),
+     ("publish_calendar", "worker.services.calendar_publish")],
+)  # fmt: skip
+def test_deferred_handlers_call_their_service(
+    kind: str, module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uow, ctx, payload = object(), object(), object()
+    service = importlib.import_module(module)
+    monkeypatch.setattr(service, kind, lambda *args: {"called_with": args})
+    assert HANDLERS[kind](uow, ctx, payload) == {"called_with": (uow, ctx, payload)}
+
+
+def test_error_rows_named_by_string_name_exception_types() -> None:
+    # A misspelt name would make its row silently never match.
+    named = [types for types, _ in RULES if isinstance(types, str)]
+    assert named
+    for types in named:
+        module, _, name = types.rpartition(".")
+        found = getattr(importlib.import_module(module), name)
+        assert isinstance(found, type) and issubclass(found, BaseException), types
