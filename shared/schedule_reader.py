@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -84,17 +84,25 @@ SELECT id, starts_at, ends_at, seat, needs_reschedule FROM appointments
 _ORDER = " ORDER BY starts_at, id"
 
 
+def active_appointments_sql(
+    doctor_id: str, start: datetime, end: datetime | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters of :func:`active_appointments` (the benchmark EXPLAINs it)."""
+    params = {"doctor_id": doctor_id, "statuses": list(ACTIVE_APPOINTMENT_STATUSES), "start": start}
+    if end is None:
+        return _ACTIVE + _ORDER, params
+    return _ACTIVE + " AND starts_at < %(end)s" + _ORDER, {**params, "end": end}
+
+
 def active_appointments(
     uow: UnitOfWork, doctor_id: str, start: datetime, end: datetime | None = None
 ) -> list[ActiveAppointment]:
     """Booked (active) appointments of the doctor that end after ``start`` (and begin before
     ``end``), in time order."""
-    params = {"doctor_id": doctor_id, "statuses": list(ACTIVE_APPOINTMENT_STATUSES), "start": start}
-    if end is None:
-        rows = uow.sql(_ACTIVE + _ORDER, params)
-    else:
-        rows = uow.sql(_ACTIVE + " AND starts_at < %(end)s" + _ORDER, {**params, "end": end})
-    return [ActiveAppointment._make(row) for row in rows]
+    return [
+        ActiveAppointment._make(row)
+        for row in uow.sql(*active_appointments_sql(doctor_id, start, end))
+    ]
 
 
 def booking_of(row: ActiveAppointment) -> Booking:

@@ -93,10 +93,9 @@ def run(ctx: Context) -> Figure:
         )
     )
     fig.notes.append(
-        f"Endurance run: ONE long-lived node, {ctx.size.endurance_jobs:,} jobs (sized to fit the "
-        "15-minute budget; the issue asks for 100,000: `--size full` with a longer budget "
-        "would need SIZES['full'].endurance_jobs raised), so its row is a single run; 'no "
-        "growth' is read as <= 5% over the run. Child RSS per chunk: "
+        f"Endurance run: ONE long-lived node, {ctx.size.endurance_jobs:,} jobs (the issue asks "
+        "for 100,000: `--size full`; tiny and small run fewer), so its row is a single run; "
+        "'no growth' is read as <= 5% over the run. Child RSS per chunk: "
         + ", ".join(f"{s:.1f}" for s in samples)
         + " MiB."
     )

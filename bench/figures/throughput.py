@@ -8,13 +8,14 @@ RSS of every process is read just before the node stops (figure 6 reuses it).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bench import baseline, load, pgcpu
 from bench.context import Context
 from bench.nodes import BASELINE_APP, SCHEDQ_APP, Node, drain_window
 from bench.report import Figure, Row
-from producers.client import Client
+from producers.client import Client, JobRequest
 from shared.settings import get_settings
 
 SYSTEMS = ("schedq", "noop", "insert")
@@ -29,17 +30,23 @@ class Drain:
 
 
 def drain_once(
-    ctx: Context, system: str, tag: str, jobs: int, doctors: tuple[str, int] | None = None
+    ctx: Context,
+    system: str,
+    tag: str,
+    jobs: int,
+    requests: Iterable[JobRequest] | None = None,
 ) -> Drain:
     """Fill, start, drain, measure.
 
-    ``doctors`` is (id prefix, how many); by default a fresh set of doctors per call.
+    ``requests`` are the schedq jobs (``jobs`` of them); by default ``set_working_plan`` jobs
+    for a fresh set of doctors per call.
     """
     env = ctx.env
     url = get_settings().database_url
     if system == "schedq":
-        prefix, count = doctors or (tag, ctx.size.doctors)
-        load.fill_schedq(Client(submitter=tag), prefix, jobs, count)
+        if requests is None:
+            requests = load.requests(tag, jobs, ctx.size.doctors)
+        load.submit_all(Client(submitter=tag), requests)
         app = SCHEDQ_APP
     else:
         load.fill_baseline(baseline.NOOP if system == "noop" else baseline.INSERT, jobs)
