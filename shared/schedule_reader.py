@@ -11,11 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy.engine import Row
 
-from shared.db.calendar import CalendarLink, ExternalBusy
-from shared.db.domain import DoctorHolidayCalendar, HolidayDate, ScheduleException
-from shared.db.schedule import ACTIVE_APPOINTMENT_STATUSES, WorkingPlan
+from shared.db.schedule import ACTIVE_APPOINTMENT_STATUSES
 from shared.db.uow import UnitOfWork
 from shared.domain.plan import WorkingPlanPayload
 from shared.domain.schedule import Booking, Closure, ScheduleInputs
@@ -34,27 +32,39 @@ class DoctorRef(Protocol):
     def time_zone(self) -> str: ...
 
 
+# Plain SQL for what every booking reads under the doctor's lock (see UnitOfWork.sql for why).
+_EXTERNAL_BUSY = """
+SELECT b.starts_at, b.ends_at FROM external_busy AS b
+  JOIN calendar_links AS l ON l.id = b.link_id
+ WHERE l.doctor_id = %(doctor_id)s AND l.active AND l.direction IN ('import', 'both')
+   AND b.starts_at < %(end)s AND b.ends_at > %(start)s
+ ORDER BY b.starts_at, b.ends_at
+"""
+_PLANS = """
+SELECT doctor_id, valid_from, slot_minutes, weekdays, capacity_per_slot, capacity_per_day
+  FROM working_plans WHERE doctor_id = %(doctor_id)s ORDER BY valid_from
+"""
+_CLOSURES = """
+SELECT starts_at, ends_at, kind, id FROM schedule_exceptions
+ WHERE doctor_id = %(doctor_id)s AND ends_at > %(lo)s AND starts_at < %(hi)s
+"""
+_HOLIDAYS = """
+SELECT d.day FROM holiday_dates AS d
+  JOIN doctor_holiday_calendars AS c ON c.calendar = d.calendar
+ WHERE c.doctor_id = %(doctor_id)s AND d.day >= %(first)s AND d.day <= %(last)s
+"""
+
+
 def load_external_busy(
     uow: UnitOfWork, doctor_id: str, start: datetime, end: datetime
 ) -> list[tuple[datetime, datetime]]:
     """Busy ranges ``[starts_at, ends_at)`` imported from the doctor's active import links that
     overlap ``[start, end)``, sorted; ranges from several calendars may overlap each other."""
-    rows = uow.session.execute(
-        select(ExternalBusy.starts_at, ExternalBusy.ends_at)
-        .join(CalendarLink, CalendarLink.id == ExternalBusy.link_id)
-        .where(
-            CalendarLink.doctor_id == doctor_id,
-            CalendarLink.active.is_(True),
-            CalendarLink.direction.in_(("import", "both")),
-            ExternalBusy.starts_at < end,
-            ExternalBusy.ends_at > start,
-        )
-        .order_by(ExternalBusy.starts_at, ExternalBusy.ends_at)
-    )
-    return [(s, e) for s, e in rows]
+    rows = uow.sql(_EXTERNAL_BUSY, {"doctor_id": doctor_id, "start": start, "end": end})
+    return [(s, e) for s, e in map(tuple, rows)]
 
 
-def plan_from_row(row: WorkingPlan, time_zone: str) -> WorkingPlanPayload:
+def plan_from_row(row: Row[Any], time_zone: str) -> WorkingPlanPayload:
     return WorkingPlanPayload.model_validate(
         {
             "doctor_id": row.doctor_id,
@@ -114,27 +124,10 @@ def load_inputs(
 ) -> ScheduleInputs:
     zone = ZoneInfo(doctor.time_zone)
     lo, hi = start - MARGIN, end + MARGIN
-    plans = uow.session.scalars(
-        select(WorkingPlan)
-        .where(WorkingPlan.doctor_id == doctor.id)
-        .order_by(WorkingPlan.valid_from)
-    )
-    exceptions = uow.session.scalars(
-        select(ScheduleException).where(
-            ScheduleException.doctor_id == doctor.id,
-            ScheduleException.ends_at > lo,
-            ScheduleException.starts_at < hi,
-        )
-    )
-    holidays = uow.session.scalars(
-        select(HolidayDate.day)
-        .join(DoctorHolidayCalendar, DoctorHolidayCalendar.calendar == HolidayDate.calendar)
-        .where(
-            DoctorHolidayCalendar.doctor_id == doctor.id,
-            HolidayDate.day >= lo.astimezone(zone).date(),
-            HolidayDate.day <= hi.astimezone(zone).date(),
-        )
-    )
+    plans = uow.sql(_PLANS, {"doctor_id": doctor.id})
+    exceptions = uow.sql(_CLOSURES, {"doctor_id": doctor.id, "lo": lo, "hi": hi})
+    days = {"first": lo.astimezone(zone).date(), "last": hi.astimezone(zone).date()}
+    holidays = uow.sql(_HOLIDAYS, {"doctor_id": doctor.id, **days}).scalars()
     return ScheduleInputs(
         zone=zone,
         plans=tuple(plan_from_row(p, doctor.time_zone) for p in plans),

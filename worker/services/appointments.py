@@ -51,26 +51,32 @@ def _checked(
     return check.seat
 
 
+_INSERT = """
+INSERT INTO appointments
+       (id, doctor_id, starts_at, ends_at, seat, status, patient_ref, needs_reschedule, job_id)
+VALUES (%(id)s, %(doctor_id)s, %(starts_at)s, %(ends_at)s, %(seat)s, %(status)s, %(patient_ref)s,
+        false, %(job_id)s)
+"""
+
+
 def book_appointment(
     uow: UnitOfWork, ctx: JobContext, payload: BookAppointmentPayload
 ) -> dict[str, Any]:
     start, end = payload.starts_at.astimezone(UTC), payload.ends_at.astimezone(UTC)
     seat = _checked(uow, payload.doctor_id, start, end)
     ident = payload.appointment_id or uuid.uuid5(NAMESPACE, str(ctx.job_id))
-    row = Appointment(
-        id=ident,
-        doctor_id=payload.doctor_id,
-        starts_at=start,
-        ends_at=end,
-        seat=seat,
-        status=payload.status,
-        patient_ref=payload.patient_ref,
-        needs_reschedule=False,
-        job_id=ctx.job_id,
-    )
-    uow.session.add(row)
-    uow.session.flush()  # the exclusion constraint speaks here (23P01 -> SCHEDULE_CONFLICT)
-    return _done(uow, ctx, row, "booked", None)
+    state = {
+        "starts_at": start,
+        "ends_at": end,
+        "seat": seat,
+        "status": payload.status,
+        "patient_ref": payload.patient_ref,
+    }
+    # Plain SQL, the statement every booking runs (see UnitOfWork.sql for why). The exclusion
+    # constraint speaks here (23P01 -> SCHEDULE_CONFLICT).
+    uow.sql(_INSERT, {**state, "id": ident, "doctor_id": payload.doctor_id, "job_id": ctx.job_id})
+    after = {**state, "starts_at": start.isoformat(), "ends_at": end.isoformat()}
+    return _done(uow, ctx, payload.doctor_id, ident, {**after, "needs_reschedule": False}, "booked")
 
 
 def _active(uow: UnitOfWork, doctor_id: str, appointment_id: uuid.UUID) -> Appointment:
@@ -96,7 +102,7 @@ def cancel_appointment(
     before = appointment_state(row)
     row.status = payload.status
     row.updated_at = datetime.now(UTC)
-    return _done(uow, ctx, row, "cancelled", before)
+    return _done(uow, ctx, row.doctor_id, row.id, appointment_state(row), "cancelled", before)
 
 
 def reschedule_appointment(
@@ -110,29 +116,34 @@ def reschedule_appointment(
     row.needs_reschedule = False
     row.updated_at = datetime.now(UTC)
     uow.session.flush()
-    return _done(uow, ctx, row, "rescheduled", before)
+    return _done(uow, ctx, row.doctor_id, row.id, appointment_state(row), "rescheduled", before)
 
 
 def _done(
-    uow: UnitOfWork, ctx: JobContext, row: Appointment, action: str, before: dict[str, Any] | None
+    uow: UnitOfWork,
+    ctx: JobContext,
+    doctor_id: str,
+    appointment_id: uuid.UUID,
+    after: dict[str, Any],
+    action: str,
+    before: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    version = doctors.bump_version(uow, row.doctor_id)
-    after = appointment_state(row)
+    version = doctors.bump_version(uow, doctor_id)
     audit.record(
         uow,
         ctx,
         entity="appointment",
-        entity_id=str(row.id),
+        entity_id=str(appointment_id),
         action=action,
         before=before,
         after=after,
     )
     return {
-        "doctor_id": row.doctor_id,
-        "appointment_id": str(row.id),
+        "doctor_id": doctor_id,
+        "appointment_id": str(appointment_id),
         "starts_at": after["starts_at"],
         "ends_at": after["ends_at"],
-        "seat": row.seat,
-        "status": row.status,
+        "seat": after["seat"],
+        "status": after["status"],
         "schedule_version": version,
     }
