@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 # ASCII only: \d would otherwise accept other scripts' digits.
@@ -10,6 +11,8 @@ _HHMM = re.compile(r"^(?:([01]\d|2[0-3]):([0-5]\d)|(24):(00))\Z", re.ASCII)
 MINUTES_PER_DAY = 24 * 60
 
 
+# Every rule check parses each shift's bounds several times; there are only 1,441 valid values.
+@lru_cache(maxsize=4096)
 def parse_hhmm(value: str) -> int | None:
     """Minutes since local midnight, or None when ``value`` is not strict ``HH:MM``.
 
