@@ -1,0 +1,121 @@
+"""Producer micro-benchmark: ``python -m bench.submit_micro [--jobs N] [--profile]``.
+
+Times ``Client.submit`` one by one and ``Client.submit_many`` in batches of ``load.BATCH``
+against the same-process Celery baselines of figure 2 (``apply_async`` one by one, kombu
+``Producer.batch``), on the harness's private database and Redis, and prints wall and CPU
+milliseconds per job plus SQL statements and commits per job. With ``--profile`` it also prints
+cProfile's top functions (CPU timer) for each schedq path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import cProfile
+import pstats
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event
+
+from bench import baseline, load
+from bench.env import BenchEnv
+from producers.client import Client
+
+
+def _measure(
+    label: str, n: int, fn: Callable[[], None], profile: bool, counts: collections.Counter[str]
+) -> None:
+    counts.clear()
+    prof = cProfile.Profile(time.process_time) if profile else None
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    if prof:
+        prof.enable()
+    fn()
+    if prof:
+        prof.disable()
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    per_job = ", ".join(f"{k} {v / n:g}" for k, v in sorted(counts.items()))
+    print(
+        f"{label}: {n / wall:.0f} jobs/s, {1000 * wall / n:.3f} ms/job wall, "
+        f"{1000 * cpu / n:.3f} ms/job CPU" + (f"; per job: {per_job}" if per_job else "")
+    )
+    if prof:
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.submit_micro")
+    p.add_argument("--jobs", type=int, default=2000)
+    p.add_argument("--profile", action="store_true", help="print cProfile's top functions")
+    p.add_argument("--only", choices=("one", "batch"), help="measure one path only")
+    args = p.parse_args()
+    n = args.jobs
+    with BenchEnv() as env:
+        from shared.db.base import get_engine
+
+        counts: collections.Counter[str] = collections.Counter()
+
+        def statement(_c: Any, _cur: Any, sql: str, *_: Any) -> None:
+            counts[sql.split()[0].upper()] += 1
+
+        def commit(_c: Any) -> None:
+            counts["COMMIT"] += 1
+
+        engine = get_engine()
+        event.listen(engine, "before_cursor_execute", statement)
+        event.listen(engine, "commit", commit)
+        broker = env.redis()
+        task = baseline.app.tasks[baseline.NOOP]
+
+        def one(tag: str) -> Callable[[], None]:
+            client = Client(submitter=tag)
+            reqs = list(load.requests(tag, n, doctors=n))
+
+            def run() -> None:
+                for r in reqs:
+                    client.submit(r.kind, r.payload)
+
+            return run
+
+        def batch(tag: str) -> Callable[[], None]:
+            client = Client(submitter=tag)
+            reqs = list(load.requests(tag, n, doctors=n))
+
+            def run() -> None:
+                for i in range(0, n, load.BATCH):
+                    client.submit_many(reqs[i : i + load.BATCH])
+
+            return run
+
+        def celery_one() -> None:
+            for _ in range(n):
+                task.apply_async((str(uuid.uuid4()),), queue="schedule")
+
+        # Warm imports, pools and statement caches on both sides.
+        one(f"warm-{env.run_id}")()
+        celery_one()
+        broker.delete("schedule")
+        if args.only != "batch":
+            _measure("schedq submit one by one", n, one(f"one-{env.run_id}"), args.profile, counts)
+            broker.delete("schedule")
+            _measure("Celery apply_async one by one", n, celery_one, False, counts)
+            broker.delete("schedule")
+        if args.only != "one":
+            _measure("schedq submit_many", n, batch(f"batch-{env.run_id}"), args.profile, counts)
+            broker.delete("schedule")
+            _measure(
+                "kombu Producer.batch",
+                n,
+                lambda: load.fill_baseline(baseline.NOOP, n),
+                False,
+                counts,
+            )
+            broker.delete("schedule")
+
+
+if __name__ == "__main__":
+    main()
