@@ -15,14 +15,17 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection, Table, Text, bindparam, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.orm import Session
 
 from shared.availability_cache import AvailabilityCache
 from shared.broker import Envelope, producer_app, publish
+from shared.db.base import get_engine
 from shared.db.ledger import TERMINAL_STATUSES, Job
 from shared.db.reliability import JobAttempt
 from shared.db.uow import UnitOfWork
@@ -32,6 +35,18 @@ from shared.payloads import parse_payload, schema_error
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("schedq.producer")
+
+# The ledger columns a producer fills in; the rest are the table's defaults.
+_ROW_COLUMNS = (
+    "id",
+    "kind",
+    "queue",
+    "doctor_id",
+    "payload_hash",
+    "idempotency_key",
+    "correlation_id",
+    "submitter",
+)
 
 
 @dataclass(frozen=True)
@@ -63,11 +78,19 @@ class JobView(BaseModel):
         return self.status in TERMINAL_STATUSES
 
 
+def _canonical(kind: str, payload: Mapping[str, Any]) -> tuple[str, str]:
+    """The payload as canonical JSON (sorted keys, no spaces) and the hash of kind + payload.
+
+    The hash text ``{"kind":...,"payload":...}`` embeds the payload's canonical JSON unchanged
+    ("kind" sorts before "payload"), so one serialisation serves the hash and the stored row.
+    """
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    hashed = f'{{"kind":{json.dumps(kind)},"payload":{text}}}'
+    return text, hashlib.sha256(hashed.encode()).hexdigest()
+
+
 def payload_hash(kind: str, payload: Mapping[str, Any]) -> str:
-    canonical = json.dumps(
-        {"kind": kind, "payload": payload}, sort_keys=True, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return _canonical(kind, payload)[1]
 
 
 def _view(job: Job) -> JobView:
@@ -94,6 +117,23 @@ def _view(job: Job) -> JobView:
     )
 
 
+_jobs = cast(Table, Job.__table__)
+# One statement for every submission, compiled once: a list of rows runs as SQLAlchemy's
+# "insertmanyvalues" (multi-row VALUES, in list order, so ``seq`` follows submission order).
+# The payload arrives as the canonical JSON text already hashed, not as a dict to serialise.
+_INSERT = (
+    insert(_jobs)
+    .values(
+        {
+            **{name: bindparam(name) for name in _ROW_COLUMNS},
+            "payload": sql_cast(bindparam("payload", type_=Text), JSONB),
+        }
+    )
+    .on_conflict_do_nothing(index_elements=[_jobs.c.idempotency_key])
+    .returning(_jobs.c.id, _jobs.c.created_at)
+)
+
+
 class Client:
     def __init__(self, settings: Settings | None = None, submitter: str = "api") -> None:
         self.settings = settings or get_settings()
@@ -102,19 +142,29 @@ class Client:
         self._cache: AvailabilityCache | None = None
 
     def _row(self, req: JobRequest) -> dict[str, Any]:
+        """The ledger row for one request, payload as an object (tests insert such rows)."""
+        row = self._prepare(req)
+        row["payload"] = json.loads(row["payload"])
+        return row
+
+    def _prepare(self, req: JobRequest) -> dict[str, Any]:
+        """The ledger row for one request, payload as the canonical JSON text that was hashed.
+
+        Raises VALIDATION_FAILED / UNKNOWN_JOB_KIND before anything is written.
+        """
         kind = get_kind(req.kind)
         if not isinstance(req.payload, Mapping):
             raise schema_error("The payload must be a JSON object.")
         parsed = parse_payload(kind.payload, dict(req.payload))
         # Store what the sender sent (normalised by the shape model), so replays see the same.
-        payload = parsed.model_dump(mode="json")
+        payload_json, hashed = _canonical(kind.name, parsed.model_dump(mode="json"))
         return {
             "id": uuid.uuid4(),
             "kind": kind.name,
             "queue": kind.queue(self.settings),
             "doctor_id": kind.order_key(parsed),
-            "payload": payload,
-            "payload_hash": payload_hash(kind.name, payload),
+            "payload": payload_json,
+            "payload_hash": hashed,
             "idempotency_key": req.idempotency_key,
             "correlation_id": (req.correlation_id or uuid.uuid4().hex)[:100],
             "submitter": self.submitter,
@@ -136,33 +186,54 @@ class Client:
         A reused idempotency key returns the existing job when the payload matches and raises
         IDEMPOTENCY_CONFLICT when it does not.
         """
-        rows = [self._row(r) for r in requests]
+        rows = [self._prepare(r) for r in requests]
         if not rows:
             return []
-        fresh: list[Job] = []
         views: list[JobView] = []
-        with UnitOfWork() as uow:
-            stmt = (
-                insert(Job)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=[Job.idempotency_key])
-                .returning(Job)
-            )
-            inserted = {job.id: job for job in uow.session.scalars(stmt)}
-            for row in rows:
-                job = inserted.get(row["id"])
-                if job is None:
-                    job = self._existing(uow, row)
-                else:
-                    fresh.append(job)
-                views.append(_view(job))
-            envelopes = [
-                Envelope(str(j.id), get_kind(j.kind).task_name, j.queue, j.correlation_id)
-                for j in fresh
-            ]
-            uow.after_commit(lambda: self._publish(envelopes))
-            uow.commit()
+        envelopes: list[Envelope] = []
+        with get_engine(self.settings.database_url).connect() as conn:
+            if len(rows) == 1:
+                # One statement is its own transaction: a durable commit in one round trip
+                # (synchronous_commit applies as to COMMIT) instead of BEGIN, INSERT, COMMIT.
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            with conn.begin():
+                created: dict[uuid.UUID, datetime] = {
+                    job_id: at for job_id, at in conn.execute(_INSERT, rows)
+                }
+                for row in rows:
+                    at = created.get(row["id"])
+                    if at is None:
+                        views.append(_view(self._existing(conn, row)))
+                        continue
+                    views.append(self._fresh_view(row, at))
+                    envelopes.append(
+                        Envelope(
+                            str(row["id"]),
+                            get_kind(row["kind"]).task_name,
+                            row["queue"],
+                            row["correlation_id"],
+                        )
+                    )
+        # Committed: only now may anything reach the broker.
+        if envelopes:
+            self._publish(envelopes)
         return views
+
+    def _fresh_view(self, row: dict[str, Any], created_at: datetime) -> JobView:
+        # Built from what was just inserted (the defaults are the table's), not read back.
+        return JobView.model_construct(
+            id=str(row["id"]),
+            kind=row["kind"],
+            status="queued",
+            attempts=0,
+            correlation_id=row["correlation_id"],
+            submitter=row["submitter"],
+            created_at=created_at.isoformat(),
+            finished_at=None,
+            error=None,
+            result=None,
+            history=[],
+        )
 
     def _publish(self, envelopes: list[Envelope]) -> None:
         # The jobs are accepted once committed: a broker outage must not turn that into an
@@ -183,9 +254,10 @@ class Client:
             )
 
     @staticmethod
-    def _existing(uow: UnitOfWork, row: dict[str, Any]) -> Job:
+    def _existing(conn: Connection, row: dict[str, Any]) -> Job:
         key = row["idempotency_key"]
-        job = uow.session.scalars(select(Job).where(Job.idempotency_key == key)).one()
+        with Session(bind=conn) as session:
+            job = session.scalars(select(Job).where(Job.idempotency_key == key)).one()
         if job.payload_hash != row["payload_hash"]:
             raise idempotency_conflict(key)
         return job
