@@ -23,9 +23,9 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
 
+from producers.engine import producer_engine
 from shared.availability_cache import AvailabilityCache
 from shared.broker import Envelope, producer_app, publish
-from shared.db.base import get_engine
 from shared.db.ledger import TERMINAL_STATUSES, Job
 from shared.db.reliability import JobAttempt
 from shared.db.uow import UnitOfWork
@@ -191,7 +191,7 @@ class Client:
             return []
         views: list[JobView] = []
         envelopes: list[Envelope] = []
-        with get_engine(self.settings.database_url).connect() as conn:
+        with producer_engine(self.settings.database_url).connect() as conn:
             if len(rows) == 1:
                 # One statement is its own transaction: a durable commit in one round trip
                 # (synchronous_commit applies as to COMMIT) instead of BEGIN, INSERT, COMMIT.

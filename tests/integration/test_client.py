@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from producers import engine as producer_db
 from producers.client import Client, JobRequest
 from shared.db.ledger import Job
 from shared.db.uow import UnitOfWork
@@ -151,3 +152,24 @@ def test_unknown_kind_and_non_object_payload_are_refused(database_url: str) -> N
     with pytest.raises(SchedqError) as info:
         client.submit("set_working_plan", ["not", "an", "object"])  # type: ignore[arg-type]
     assert info.value.code == "VALIDATION_FAILED"
+
+
+def test_a_pooled_connection_killed_while_idle_is_replaced(
+    queue_client: tuple[Client, redis.Redis], uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The producer pings a pooled connection only after it sat idle; a dead one is replaced."""
+    base, _ = queue_client
+    # A URL of its own (the parameter only makes it unique): a pool of its own, holding
+    # exactly the one connection killed below.
+    url = f"{base.settings.database_url}?application_name=idle-{uid}"
+    client = Client(base.settings.model_copy(update={"database_url": url}), submitter="itest")
+    client.submit("set_working_plan", plan(f"p1-{uid}"))
+    engine = producer_db.producer_engine(url)
+    with engine.connect() as conn:
+        pid = conn.scalar(text("SELECT pg_backend_pid()"))
+    assert engine.pool.checkedin() == 1
+    with UnitOfWork() as uow:
+        assert uow.session.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    monkeypatch.setattr(producer_db, "PING_AFTER_IDLE", 0.0)
+    view = client.submit("set_working_plan", plan(f"p2-{uid}"))
+    assert client.get_job(view.id).status == "queued"
