@@ -55,7 +55,8 @@ def main() -> None:
     args = p.parse_args()
     n = args.jobs
     with BenchEnv() as env:
-        from shared.db.base import get_engine
+        from producers.engine import producer_engine
+        from shared.settings import get_settings
 
         counts: collections.Counter[str] = collections.Counter()
 
@@ -65,7 +66,7 @@ def main() -> None:
         def commit(_c: Any) -> None:
             counts["COMMIT"] += 1
 
-        engine = get_engine()
+        engine = producer_engine(get_settings().database_url)
         event.listen(engine, "before_cursor_execute", statement)
         event.listen(engine, "commit", commit)
         broker = env.redis()

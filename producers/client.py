@@ -15,12 +15,10 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Table, Text, bindparam, select
-from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from producers.engine import producer_engine
@@ -35,18 +33,6 @@ from shared.payloads import parse_payload, schema_error
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("schedq.producer")
-
-# The ledger columns a producer fills in; the rest are the table's defaults.
-_ROW_COLUMNS = (
-    "id",
-    "kind",
-    "queue",
-    "doctor_id",
-    "payload_hash",
-    "idempotency_key",
-    "correlation_id",
-    "submitter",
-)
 
 
 @dataclass(frozen=True)
@@ -117,20 +103,56 @@ def _view(job: Job) -> JobView:
     )
 
 
-_jobs = cast(Table, Job.__table__)
-# One statement for every submission, compiled once: a list of rows runs as SQLAlchemy's
-# "insertmanyvalues" (multi-row VALUES, in list order, so ``seq`` follows submission order).
-# The payload arrives as the canonical JSON text already hashed, not as a dict to serialise.
-_INSERT = (
-    insert(_jobs)
-    .values(
-        {
-            **{name: bindparam(name) for name in _ROW_COLUMNS},
-            "payload": sql_cast(bindparam("payload", type_=Text), JSONB),
-        }
-    )
-    .on_conflict_do_nothing(index_elements=[_jobs.c.idempotency_key])
-    .returning(_jobs.c.id, _jobs.c.created_at)
+# The columns a producer fills in; the rest are the table's defaults.
+_COLUMNS = (
+    "id",
+    "kind",
+    "queue",
+    "doctor_id",
+    "payload",
+    "payload_hash",
+    "idempotency_key",
+    "correlation_id",
+    "submitter",
+)
+# A batch, whatever its size, is one statement with one array per column: its text never
+# changes, so it is parsed once (psycopg caches it, PostgreSQL prepares it), where a multi-row
+# VALUES list is a new statement of 9 parameters per row every time. The payloads, canonical
+# JSON (what was hashed), travel as one JSON array: no array-literal escaping of their quotes.
+# Rows are inserted in list order (ORDER BY the ordinality): ``seq`` follows submission order.
+_INSERT_MANY = text(
+    """
+    INSERT INTO jobs (id, kind, queue, doctor_id, payload, payload_hash, idempotency_key,
+                      correlation_id, submitter)
+    SELECT id, kind, queue, doctor_id, payload, payload_hash, idempotency_key, correlation_id,
+           submitter
+    FROM ROWS FROM (
+        unnest(CAST(:id AS uuid[])),
+        unnest(CAST(:kind AS text[])),
+        unnest(CAST(:queue AS text[])),
+        unnest(CAST(:doctor_id AS text[])),
+        jsonb_array_elements(CAST(:payload AS jsonb)),
+        unnest(CAST(:payload_hash AS text[])),
+        unnest(CAST(:idempotency_key AS text[])),
+        unnest(CAST(:correlation_id AS text[])),
+        unnest(CAST(:submitter AS text[]))
+    ) WITH ORDINALITY AS r(id, kind, queue, doctor_id, payload, payload_hash, idempotency_key,
+                           correlation_id, submitter, n)
+    ORDER BY n
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, created_at
+    """
+)
+# One job: the same with plain parameters (arrays of one cost more to send than they save).
+_INSERT_ONE = text(
+    """
+    INSERT INTO jobs (id, kind, queue, doctor_id, payload, payload_hash, idempotency_key,
+                      correlation_id, submitter)
+    VALUES (:id, :kind, :queue, :doctor_id, CAST(:payload AS jsonb), :payload_hash,
+            :idempotency_key, :correlation_id, :submitter)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, created_at
+    """
 )
 
 
@@ -196,9 +218,14 @@ class Client:
                 # One statement is its own transaction: a durable commit in one round trip
                 # (synchronous_commit applies as to COMMIT) instead of BEGIN, INSERT, COMMIT.
                 conn.execution_options(isolation_level="AUTOCOMMIT")
+                statement, params = _INSERT_ONE, rows[0]
+            else:
+                params = {name: [row[name] for row in rows] for name in _COLUMNS}
+                params["payload"] = f"[{','.join(params['payload'])}]"
+                statement = _INSERT_MANY
             with conn.begin():
                 created: dict[uuid.UUID, datetime] = {
-                    job_id: at for job_id, at in conn.execute(_INSERT, rows)
+                    job_id: at for job_id, at in conn.execute(statement, params)
                 }
                 for row in rows:
                     at = created.get(row["id"])

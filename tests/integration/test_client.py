@@ -77,6 +77,12 @@ def test_submit_many_is_one_transaction_and_one_publish(
     assert len({v.id for v in views}) == 25
     ids = {m["headers"]["id"] for m in queued_bodies(r, client.settings.schedule_queue)}
     assert ids == {v.id for v in views}
+    with UnitOfWork() as uow:
+        by_seq = uow.session.scalars(
+            select(Job.id).where(Job.id.in_([uuid.UUID(v.id) for v in views])).order_by(Job.seq)
+        )
+        # seq (the order per-doctor jobs are applied in) is the order of the list
+        assert [str(i) for i in by_seq] == [v.id for v in views]
 
 
 def test_failed_batch_writes_nothing_and_publishes_nothing(
