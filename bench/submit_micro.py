@@ -20,9 +20,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from bench import baseline, load
 from bench.env import BenchEnv
-from producers.client import Client
 
 
 def _measure(
@@ -55,6 +53,10 @@ def main() -> None:
     args = p.parse_args()
     n = args.jobs
     with BenchEnv() as env:
+        # Imported once the environment points at the private servers: bench.baseline
+        # configures its Celery app (broker URL included) at import.
+        from bench import baseline, load
+        from producers.client import Client
         from producers.engine import producer_engine
         from shared.settings import get_settings
 
