@@ -2,31 +2,24 @@
 
 Times ``Client.submit`` one by one and ``Client.submit_many`` in batches of ``load.BATCH``
 against the same-process Celery baselines of figure 2 (``apply_async`` one by one, kombu
-``Producer.batch``), on the harness's private database and Redis, and prints wall and CPU
-milliseconds per job plus SQL statements and commits per job. With ``--profile`` it also prints
-cProfile's top functions (CPU timer) for each schedq path.
+``Producer.batch``), on the harness's private database and Redis, and prints jobs/s and wall and
+CPU milliseconds per job. With ``--profile`` it also prints cProfile's top functions (CPU timer)
+for each schedq path.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
 import cProfile
 import pstats
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
-
-from sqlalchemy import event
 
 from bench.env import BenchEnv
 
 
-def _measure(
-    label: str, n: int, fn: Callable[[], None], profile: bool, counts: collections.Counter[str]
-) -> None:
-    counts.clear()
+def _measure(label: str, n: int, fn: Callable[[], None], profile: bool) -> None:
     prof = cProfile.Profile(time.process_time) if profile else None
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if prof:
@@ -35,10 +28,9 @@ def _measure(
     if prof:
         prof.disable()
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    per_job = ", ".join(f"{k} {v / n:g}" for k, v in sorted(counts.items()))
     print(
         f"{label}: {n / wall:.0f} jobs/s, {1000 * wall / n:.3f} ms/job wall, "
-        f"{1000 * cpu / n:.3f} ms/job CPU" + (f"; per job: {per_job}" if per_job else "")
+        f"{1000 * cpu / n:.3f} ms/job CPU"
     )
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
@@ -57,20 +49,7 @@ def main() -> None:
         # configures its Celery app (broker URL included) at import.
         from bench import baseline, load
         from producers.client import Client
-        from producers.engine import producer_engine
-        from shared.settings import get_settings
 
-        counts: collections.Counter[str] = collections.Counter()
-
-        def statement(_c: Any, _cur: Any, sql: str, *_: Any) -> None:
-            counts[sql.split()[0].upper()] += 1
-
-        def commit(_c: Any) -> None:
-            counts["COMMIT"] += 1
-
-        engine = producer_engine(get_settings().database_url)
-        event.listen(engine, "before_cursor_execute", statement)
-        event.listen(engine, "commit", commit)
         broker = env.redis()
         task = baseline.app.tasks[baseline.NOOP]
 
@@ -103,20 +82,14 @@ def main() -> None:
         celery_one()
         broker.delete("schedule")
         if args.only != "batch":
-            _measure("schedq submit one by one", n, one(f"one-{env.run_id}"), args.profile, counts)
+            _measure("schedq submit one by one", n, one(f"one-{env.run_id}"), args.profile)
             broker.delete("schedule")
-            _measure("Celery apply_async one by one", n, celery_one, False, counts)
+            _measure("Celery apply_async one by one", n, celery_one, False)
             broker.delete("schedule")
         if args.only != "one":
-            _measure("schedq submit_many", n, batch(f"batch-{env.run_id}"), args.profile, counts)
+            _measure("schedq submit_many", n, batch(f"batch-{env.run_id}"), args.profile)
             broker.delete("schedule")
-            _measure(
-                "kombu Producer.batch",
-                n,
-                lambda: load.fill_baseline(baseline.NOOP, n),
-                False,
-                counts,
-            )
+            _measure("kombu Producer.batch", n, lambda: load.fill_baseline(baseline.NOOP, n), False)
             broker.delete("schedule")
 
 

@@ -13,15 +13,17 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import psycopg
+from psycopg.rows import dict_row
 from pydantic import BaseModel
-from sqlalchemy import Connection, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
-from producers.engine import producer_engine
+from producers.engine import connection
 from shared.availability_cache import AvailabilityCache
 from shared.broker import Envelope, producer_app, publish
 from shared.db.ledger import TERMINAL_STATUSES, Job
@@ -120,40 +122,40 @@ _COLUMNS = (
 # VALUES list is a new statement of 9 parameters per row every time. The payloads, canonical
 # JSON (what was hashed), travel as one JSON array: no array-literal escaping of their quotes.
 # Rows are inserted in list order (ORDER BY the ordinality): ``seq`` follows submission order.
-_INSERT_MANY = text(
-    """
+_INSERT_MANY = """
     INSERT INTO jobs (id, kind, queue, doctor_id, payload, payload_hash, idempotency_key,
                       correlation_id, submitter)
     SELECT id, kind, queue, doctor_id, payload, payload_hash, idempotency_key, correlation_id,
            submitter
     FROM ROWS FROM (
-        unnest(CAST(:id AS uuid[])),
-        unnest(CAST(:kind AS text[])),
-        unnest(CAST(:queue AS text[])),
-        unnest(CAST(:doctor_id AS text[])),
-        jsonb_array_elements(CAST(:payload AS jsonb)),
-        unnest(CAST(:payload_hash AS text[])),
-        unnest(CAST(:idempotency_key AS text[])),
-        unnest(CAST(:correlation_id AS text[])),
-        unnest(CAST(:submitter AS text[]))
+        unnest(CAST(%(id)s AS uuid[])),
+        unnest(CAST(%(kind)s AS text[])),
+        unnest(CAST(%(queue)s AS text[])),
+        unnest(CAST(%(doctor_id)s AS text[])),
+        jsonb_array_elements(CAST(%(payload)s AS jsonb)),
+        unnest(CAST(%(payload_hash)s AS text[])),
+        unnest(CAST(%(idempotency_key)s AS text[])),
+        unnest(CAST(%(correlation_id)s AS text[])),
+        unnest(CAST(%(submitter)s AS text[]))
     ) WITH ORDINALITY AS r(id, kind, queue, doctor_id, payload, payload_hash, idempotency_key,
                            correlation_id, submitter, n)
     ORDER BY n
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id, created_at
-    """
-)
+"""
 # One job: the same with plain parameters (arrays of one cost more to send than they save).
-_INSERT_ONE = text(
-    """
+_INSERT_ONE = """
     INSERT INTO jobs (id, kind, queue, doctor_id, payload, payload_hash, idempotency_key,
                       correlation_id, submitter)
-    VALUES (:id, :kind, :queue, :doctor_id, CAST(:payload AS jsonb), :payload_hash,
-            :idempotency_key, :correlation_id, :submitter)
+    VALUES (%(id)s, %(kind)s, %(queue)s, %(doctor_id)s, CAST(%(payload)s AS jsonb),
+            %(payload_hash)s, %(idempotency_key)s, %(correlation_id)s, %(submitter)s)
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id, created_at
-    """
-)
+"""
+_SELECT_BY_KEY = f"""
+    SELECT {", ".join(c.name for c in Job.__table__.columns)}
+    FROM jobs WHERE idempotency_key = %s
+"""
 
 
 class Client:
@@ -213,20 +215,21 @@ class Client:
             return []
         views: list[JobView] = []
         envelopes: list[Envelope] = []
-        with producer_engine(self.settings.database_url).connect() as conn:
+        with connection(self.settings.database_url) as conn:
+            # One job is one INSERT that commits itself (autocommit: a durable commit in one
+            # round trip, not BEGIN, INSERT, COMMIT); a batch is one transaction, so an
+            # idempotency conflict anywhere in it writes nothing.
+            transaction: AbstractContextManager[Any]
             if len(rows) == 1:
-                # One statement is its own transaction: a durable commit in one round trip
-                # (synchronous_commit applies as to COMMIT) instead of BEGIN, INSERT, COMMIT.
-                conn.execution_options(isolation_level="AUTOCOMMIT")
-                statement, params = _INSERT_ONE, rows[0]
+                statement, params, transaction = _INSERT_ONE, rows[0], nullcontext()
             else:
                 params = {name: [row[name] for row in rows] for name in _COLUMNS}
                 params["payload"] = f"[{','.join(params['payload'])}]"
-                statement = _INSERT_MANY
-            with conn.begin():
-                created: dict[uuid.UUID, datetime] = {
-                    job_id: at for job_id, at in conn.execute(statement, params)
-                }
+                statement, transaction = _INSERT_MANY, conn.transaction()
+            with transaction:
+                created: dict[uuid.UUID, datetime] = dict(
+                    conn.execute(statement, params).fetchall()
+                )
                 for row in rows:
                     at = created.get(row["id"])
                     if at is None:
@@ -281,13 +284,13 @@ class Client:
             )
 
     @staticmethod
-    def _existing(conn: Connection, row: dict[str, Any]) -> Job:
+    def _existing(conn: psycopg.Connection[Any], row: dict[str, Any]) -> Job:
         key = row["idempotency_key"]
-        with Session(bind=conn) as session:
-            job = session.scalars(select(Job).where(Job.idempotency_key == key)).one()
-        if job.payload_hash != row["payload_hash"]:
+        found = conn.cursor(row_factory=dict_row).execute(_SELECT_BY_KEY, [key]).fetchone()
+        assert found is not None  # the conflict was on this key: the row exists
+        if found["payload_hash"] != row["payload_hash"]:
             raise idempotency_conflict(key)
-        return job
+        return Job(**found)
 
     def get_job(self, job_id: str | uuid.UUID) -> JobView:
         try:

@@ -1,4 +1,4 @@
-"""The producer's database engine: pooled connections are pinged only after sitting idle.
+"""The producer's database connections: psycopg on a SQLAlchemy pool, pinged after idling.
 
 ``shared.db.base.get_engine`` pings every connection it hands out (``pool_pre_ping``): one
 extra round trip per unit of work, which for ``Client.submit`` is one of its two database
@@ -7,6 +7,13 @@ round trips (the other being the INSERT itself). Connections die while they sit 
 more than ``PING_AFTER_IDLE`` seconds, and a failed ping makes the pool replace it, as
 ``pool_pre_ping`` would. A connection that breaks while in steady use fails its statement, as
 it could after a ping too: the caller gets the error and no job id.
+
+Statements go to psycopg directly (``connection``): for one job, SQLAlchemy's execution layer
+(connection wrapper, isolation-level switch, execution context, result) took more CPU than the
+INSERT itself. Errors still come out as SQLAlchemy's ``DBAPIError`` subclasses, as from every
+other database call in schedq (``worker.error_map`` maps them), and a connection that broke is
+discarded. Connections are in autocommit mode: one statement commits itself (durably: it is a
+commit like any other); several go in ``conn.transaction()``.
 """
 
 from __future__ import annotations
@@ -14,10 +21,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 PING_AFTER_IDLE = 1.0  # seconds
 
@@ -33,9 +43,30 @@ def producer_engine(url: str) -> Engine:
         return engine
 
 
+@contextmanager
+def connection(url: str) -> Iterator[psycopg.Connection[Any]]:
+    engine = producer_engine(url)
+    dialect = engine.dialect
+    pooled = engine.raw_connection()  # connection errors are raised as SQLAlchemy's already
+    try:
+        conn = pooled.driver_connection
+        assert isinstance(conn, psycopg.Connection)
+        yield conn
+    except psycopg.Error as exc:
+        broken = dialect.is_disconnect(cast(Any, exc), pooled.dbapi_connection, None)
+        if broken:
+            pooled.invalidate(exc)
+        raise DBAPIError.instance(
+            None, None, exc, psycopg.Error, connection_invalidated=broken, dialect=dialect
+        ) from exc
+    finally:
+        pooled.close()
+
+
 def _create(url: str) -> Engine:
     engine = create_engine(
         url,
+        isolation_level="AUTOCOMMIT",
         pool_size=5,
         max_overflow=5,
         connect_args={"connect_timeout": 5, "application_name": "schedq"},
