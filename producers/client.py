@@ -13,14 +13,17 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import psycopg
+from psycopg.rows import dict_row
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 
+from producers.engine import connection
 from shared.availability_cache import AvailabilityCache
 from shared.broker import Envelope, producer_app, publish
 from shared.db.ledger import TERMINAL_STATUSES, Job
@@ -63,11 +66,19 @@ class JobView(BaseModel):
         return self.status in TERMINAL_STATUSES
 
 
+def _canonical(kind: str, payload: Mapping[str, Any]) -> tuple[str, str]:
+    """The payload as canonical JSON (sorted keys, no spaces) and the hash of kind + payload.
+
+    The hash text ``{"kind":...,"payload":...}`` embeds the payload's canonical JSON unchanged
+    ("kind" sorts before "payload"), so one serialisation serves the hash and the stored row.
+    """
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    hashed = f'{{"kind":{json.dumps(kind)},"payload":{text}}}'
+    return text, hashlib.sha256(hashed.encode()).hexdigest()
+
+
 def payload_hash(kind: str, payload: Mapping[str, Any]) -> str:
-    canonical = json.dumps(
-        {"kind": kind, "payload": payload}, sort_keys=True, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return _canonical(kind, payload)[1]
 
 
 def _view(job: Job) -> JobView:
@@ -94,6 +105,59 @@ def _view(job: Job) -> JobView:
     )
 
 
+# The columns a producer fills in; the rest are the table's defaults.
+_COLUMNS = (
+    "id",
+    "kind",
+    "queue",
+    "doctor_id",
+    "payload",
+    "payload_hash",
+    "idempotency_key",
+    "correlation_id",
+    "submitter",
+)
+# A batch, whatever its size, is one statement with one array per column: its text never
+# changes, so it is parsed once (psycopg caches it, PostgreSQL prepares it), where a multi-row
+# VALUES list is a new statement of 9 parameters per row every time. The payloads, canonical
+# JSON (what was hashed), travel as one JSON array: no array-literal escaping of their quotes.
+# Rows are inserted in list order (ORDER BY the ordinality): ``seq`` follows submission order.
+_INSERT_MANY = """
+    INSERT INTO jobs (id, kind, queue, doctor_id, payload, payload_hash, idempotency_key,
+                      correlation_id, submitter)
+    SELECT id, kind, queue, doctor_id, payload, payload_hash, idempotency_key, correlation_id,
+           submitter
+    FROM ROWS FROM (
+        unnest(CAST(%(id)s AS uuid[])),
+        unnest(CAST(%(kind)s AS text[])),
+        unnest(CAST(%(queue)s AS text[])),
+        unnest(CAST(%(doctor_id)s AS text[])),
+        jsonb_array_elements(CAST(%(payload)s AS jsonb)),
+        unnest(CAST(%(payload_hash)s AS text[])),
+        unnest(CAST(%(idempotency_key)s AS text[])),
+        unnest(CAST(%(correlation_id)s AS text[])),
+        unnest(CAST(%(submitter)s AS text[]))
+    ) WITH ORDINALITY AS r(id, kind, queue, doctor_id, payload, payload_hash, idempotency_key,
+                           correlation_id, submitter, n)
+    ORDER BY n
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, created_at
+"""
+# One job: the same with plain parameters (arrays of one cost more to send than they save).
+_INSERT_ONE = """
+    INSERT INTO jobs (id, kind, queue, doctor_id, payload, payload_hash, idempotency_key,
+                      correlation_id, submitter)
+    VALUES (%(id)s, %(kind)s, %(queue)s, %(doctor_id)s, CAST(%(payload)s AS jsonb),
+            %(payload_hash)s, %(idempotency_key)s, %(correlation_id)s, %(submitter)s)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, created_at
+"""
+_SELECT_BY_KEY = f"""
+    SELECT {", ".join(c.name for c in Job.__table__.columns)}
+    FROM jobs WHERE idempotency_key = %s
+"""
+
+
 class Client:
     def __init__(self, settings: Settings | None = None, submitter: str = "api") -> None:
         self.settings = settings or get_settings()
@@ -102,19 +166,29 @@ class Client:
         self._cache: AvailabilityCache | None = None
 
     def _row(self, req: JobRequest) -> dict[str, Any]:
+        """The ledger row for one request, payload as an object (tests insert such rows)."""
+        row = self._prepare(req)
+        row["payload"] = json.loads(row["payload"])
+        return row
+
+    def _prepare(self, req: JobRequest) -> dict[str, Any]:
+        """The ledger row for one request, payload as the canonical JSON text that was hashed.
+
+        Raises VALIDATION_FAILED / UNKNOWN_JOB_KIND before anything is written.
+        """
         kind = get_kind(req.kind)
         if not isinstance(req.payload, Mapping):
             raise schema_error("The payload must be a JSON object.")
         parsed = parse_payload(kind.payload, dict(req.payload))
         # Store what the sender sent (normalised by the shape model), so replays see the same.
-        payload = parsed.model_dump(mode="json")
+        payload_json, hashed = _canonical(kind.name, parsed.model_dump(mode="json"))
         return {
             "id": uuid.uuid4(),
             "kind": kind.name,
             "queue": kind.queue(self.settings),
             "doctor_id": kind.order_key(parsed),
-            "payload": payload,
-            "payload_hash": payload_hash(kind.name, payload),
+            "payload": payload_json,
+            "payload_hash": hashed,
             "idempotency_key": req.idempotency_key,
             "correlation_id": (req.correlation_id or uuid.uuid4().hex)[:100],
             "submitter": self.submitter,
@@ -136,33 +210,60 @@ class Client:
         A reused idempotency key returns the existing job when the payload matches and raises
         IDEMPOTENCY_CONFLICT when it does not.
         """
-        rows = [self._row(r) for r in requests]
+        rows = [self._prepare(r) for r in requests]
         if not rows:
             return []
-        fresh: list[Job] = []
         views: list[JobView] = []
-        with UnitOfWork() as uow:
-            stmt = (
-                insert(Job)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=[Job.idempotency_key])
-                .returning(Job)
-            )
-            inserted = {job.id: job for job in uow.session.scalars(stmt)}
-            for row in rows:
-                job = inserted.get(row["id"])
-                if job is None:
-                    job = self._existing(uow, row)
-                else:
-                    fresh.append(job)
-                views.append(_view(job))
-            envelopes = [
-                Envelope(str(j.id), get_kind(j.kind).task_name, j.queue, j.correlation_id)
-                for j in fresh
-            ]
-            uow.after_commit(lambda: self._publish(envelopes))
-            uow.commit()
+        envelopes: list[Envelope] = []
+        with connection(self.settings.database_url) as conn:
+            # One job is one INSERT that commits itself (autocommit: a durable commit in one
+            # round trip, not BEGIN, INSERT, COMMIT); a batch is one transaction, so an
+            # idempotency conflict anywhere in it writes nothing.
+            transaction: AbstractContextManager[Any]
+            if len(rows) == 1:
+                statement, params, transaction = _INSERT_ONE, rows[0], nullcontext()
+            else:
+                params = {name: [row[name] for row in rows] for name in _COLUMNS}
+                params["payload"] = f"[{','.join(params['payload'])}]"
+                statement, transaction = _INSERT_MANY, conn.transaction()
+            with transaction:
+                created: dict[uuid.UUID, datetime] = dict(
+                    conn.execute(statement, params).fetchall()
+                )
+                for row in rows:
+                    at = created.get(row["id"])
+                    if at is None:
+                        views.append(_view(self._existing(conn, row)))
+                        continue
+                    views.append(self._fresh_view(row, at))
+                    envelopes.append(
+                        Envelope(
+                            str(row["id"]),
+                            get_kind(row["kind"]).task_name,
+                            row["queue"],
+                            row["correlation_id"],
+                        )
+                    )
+        # Committed: only now may anything reach the broker.
+        if envelopes:
+            self._publish(envelopes)
         return views
+
+    def _fresh_view(self, row: dict[str, Any], created_at: datetime) -> JobView:
+        # Built from what was just inserted (the defaults are the table's), not read back.
+        return JobView.model_construct(
+            id=str(row["id"]),
+            kind=row["kind"],
+            status="queued",
+            attempts=0,
+            correlation_id=row["correlation_id"],
+            submitter=row["submitter"],
+            created_at=created_at.isoformat(),
+            finished_at=None,
+            error=None,
+            result=None,
+            history=[],
+        )
 
     def _publish(self, envelopes: list[Envelope]) -> None:
         # The jobs are accepted once committed: a broker outage must not turn that into an
@@ -183,12 +284,13 @@ class Client:
             )
 
     @staticmethod
-    def _existing(uow: UnitOfWork, row: dict[str, Any]) -> Job:
+    def _existing(conn: psycopg.Connection[Any], row: dict[str, Any]) -> Job:
         key = row["idempotency_key"]
-        job = uow.session.scalars(select(Job).where(Job.idempotency_key == key)).one()
-        if job.payload_hash != row["payload_hash"]:
+        found = conn.cursor(row_factory=dict_row).execute(_SELECT_BY_KEY, [key]).fetchone()
+        assert found is not None  # the conflict was on this key: the row exists
+        if found["payload_hash"] != row["payload_hash"]:
             raise idempotency_conflict(key)
-        return job
+        return Job(**found)
 
     def get_job(self, job_id: str | uuid.UUID) -> JobView:
         try:

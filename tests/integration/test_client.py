@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
+from producers import engine as producer_db
 from producers.client import Client, JobRequest
 from shared.db.ledger import Job
 from shared.db.uow import UnitOfWork
@@ -76,6 +78,12 @@ def test_submit_many_is_one_transaction_and_one_publish(
     assert len({v.id for v in views}) == 25
     ids = {m["headers"]["id"] for m in queued_bodies(r, client.settings.schedule_queue)}
     assert ids == {v.id for v in views}
+    with UnitOfWork() as uow:
+        by_seq = uow.session.scalars(
+            select(Job.id).where(Job.id.in_([uuid.UUID(v.id) for v in views])).order_by(Job.seq)
+        )
+        # seq (the order per-doctor jobs are applied in) is the order of the list
+        assert [str(i) for i in by_seq] == [v.id for v in views]
 
 
 def test_failed_batch_writes_nothing_and_publishes_nothing(
@@ -109,6 +117,23 @@ def test_idempotency_key_same_payload_returns_the_same_job(
     second = client.submit("set_working_plan", plan(f"i-{uid}"), idempotency_key=f"idem-{uid}")
     assert first.id == second.id
     assert r.llen(client.settings.schedule_queue) == 1  # published once
+
+
+def test_a_key_reused_within_a_batch_and_from_before_returns_the_existing_jobs(
+    queue_client: tuple[Client, redis.Redis], uid: str
+) -> None:
+    client, r = queue_client
+    before = client.submit("set_working_plan", plan(f"b0-{uid}"), idempotency_key=f"b0-{uid}")
+    views = client.submit_many(
+        [
+            JobRequest("set_working_plan", plan(f"b1-{uid}"), idempotency_key=f"b1-{uid}"),
+            JobRequest("set_working_plan", plan(f"b0-{uid}"), idempotency_key=f"b0-{uid}"),
+            JobRequest("set_working_plan", plan(f"b1-{uid}"), idempotency_key=f"b1-{uid}"),
+        ]
+    )
+    assert views[1] == before.model_copy(update={"history": []})
+    assert views[0].id == views[2].id != before.id
+    assert r.llen(client.settings.schedule_queue) == 2  # before's and b1's
 
 
 def test_concurrent_submissions_with_one_key_make_one_job(
@@ -151,3 +176,35 @@ def test_unknown_kind_and_non_object_payload_are_refused(database_url: str) -> N
     with pytest.raises(SchedqError) as info:
         client.submit("set_working_plan", ["not", "an", "object"])  # type: ignore[arg-type]
     assert info.value.code == "VALIDATION_FAILED"
+
+
+def test_a_pooled_connection_killed_while_idle_is_replaced(
+    queue_client: tuple[Client, redis.Redis], uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pinged after sitting idle, a dead pooled connection is replaced; unpinged, its error is
+    SQLAlchemy's (what worker.error_map maps) and the pool drops it."""
+    base, _ = queue_client
+    # A URL of its own (the parameter only makes it unique): a pool of its own, holding
+    # exactly the one connection killed below.
+    url = f"{base.settings.database_url}?application_name=idle-{uid}"
+    client = Client(base.settings.model_copy(update={"database_url": url}), submitter="itest")
+    engine = producer_db.producer_engine(url)
+
+    def kill_the_pooled_connection() -> None:
+        with engine.connect() as conn:
+            pid = conn.scalar(text("SELECT pg_backend_pid()"))
+        assert engine.pool.checkedin() == 1
+        with UnitOfWork() as uow:
+            assert uow.session.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    client.submit("set_working_plan", plan(f"p1-{uid}"))
+    kill_the_pooled_connection()
+    monkeypatch.setattr(producer_db, "PING_AFTER_IDLE", 1000.0)
+    with pytest.raises(DBAPIError) as info:
+        client.submit("set_working_plan", plan(f"p2-{uid}"))
+    assert info.value.connection_invalidated
+    client.submit("set_working_plan", plan(f"p3-{uid}"))  # on a new connection
+    kill_the_pooled_connection()
+    monkeypatch.setattr(producer_db, "PING_AFTER_IDLE", 0.0)
+    view = client.submit("set_working_plan", plan(f"p4-{uid}"))
+    assert client.get_job(view.id).status == "queued"

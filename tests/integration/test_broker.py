@@ -1,0 +1,83 @@
+"""shared.broker builds job messages itself: they must be the ones Celery's send_task sends."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from typing import Any
+
+import redis
+from celery import signals
+
+from shared import broker
+from shared.settings import Settings, get_settings
+
+
+def _settings(uid: str) -> Settings:
+    return Settings(**{**get_settings().model_dump(), "schedule_queue": f"btest-{uid}"})
+
+
+def _decoded(raw: bytes) -> dict[str, Any]:
+    message = json.loads(raw)
+    message["body"] = json.loads(base64.b64decode(message["body"]))
+    return message
+
+
+def _sent(redis_url: str, settings: Settings, how: str, env: broker.Envelope) -> tuple[Any, Any]:
+    """The queued message and the ``task-sent`` event of one publish."""
+    r = redis.Redis.from_url(redis_url)
+    sub = r.pubsub()
+    sub.psubscribe("*celeryev/task.sent")
+    assert sub.get_message(timeout=2)  # the subscription confirmation
+    app = broker.producer_app(settings)
+    if how == "direct":
+        broker._publish_direct(app, [env])
+    else:
+        broker._publish_send_task(app, [env], None)
+    (raw,) = r.lrange(env.queue, 0, -1)
+    r.delete(env.queue)
+    event = None
+    deadline = time.monotonic() + 5
+    while event is None and time.monotonic() < deadline:
+        event = sub.get_message(timeout=1, ignore_subscribe_messages=True)
+    sub.close()
+    assert event is not None
+    return _decoded(raw), _decoded(event["data"])
+
+
+def test_direct_messages_equal_celery_send_task(redis_url: str, uid: str) -> None:
+    settings = _settings(uid)
+    env = broker.Envelope(
+        str(uuid.uuid4()), "schedq.schedule.set_working_plan", f"btest-{uid}", "c"
+    )
+    direct, direct_event = _sent(redis_url, settings, "direct", env)
+    celery, celery_event = _sent(redis_url, settings, "send_task", env)
+    for message in (direct, celery):
+        del message["properties"]["delivery_tag"]  # a fresh uuid per message
+    assert direct == celery
+    for event in (direct_event, celery_event):
+        del event["properties"]["delivery_tag"]
+        del event["body"]["timestamp"], event["body"]["clock"]
+    assert direct_event == celery_event
+
+
+def test_publish_signals_fall_back_to_celery(redis_url: str, uid: str) -> None:
+    """Instrumentation on before_task_publish (tracing headers) still sees every message."""
+    settings = _settings(uid)
+    seen: list[str] = []
+
+    def hook(headers: dict[str, Any], **_: Any) -> None:
+        seen.append(headers["id"])
+
+    signals.before_task_publish.connect(hook)
+    try:
+        env = broker.Envelope(
+            str(uuid.uuid4()), "schedq.schedule.set_working_plan", f"btest-{uid}", "c"
+        )
+        assert broker.publish(broker.producer_app(settings), [env]) == 1
+    finally:
+        signals.before_task_publish.disconnect(hook)
+        redis.Redis.from_url(redis_url).delete(f"btest-{uid}")
+    assert seen == [env.job_id]
