@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from celery import Celery, signals
-from celery.events.event import Event, get_exchange
 from celery.utils.nodenames import anon_nodename
-from celery.utils.time import utcoffset
-from kombu import Exchange, Queue
 
 from shared.celery_config import celery_config
 from shared.settings import Settings
 
 PUBLISH_BATCH = 500
-
-# The third element of a protocol 2 body: no callbacks, errbacks, chain or chord.
-_EMBED = '{"callbacks": null, "errbacks": null, "chain": null, "chord": null}'
 
 
 @dataclass(frozen=True)
@@ -45,8 +36,8 @@ def publish(app: Celery, envelopes: Iterable[Envelope], countdown: float | None 
 
     Publishes go through kombu's ``Producer.batch``: on Redis each batch of up to
     ``PUBLISH_BATCH`` messages is one pipelined round trip (other transports publish at once).
-    Without a countdown the messages are built here (see ``_publish_direct``); with one, or when
-    something listens to Celery's publish signals, Celery's ``send_task`` builds them.
+    Without a countdown they go through ``_publish_direct``; with one, or when something listens
+    to Celery's publish signals, through ``send_task``.
     """
     envelopes = list(envelopes)
     if not envelopes:
@@ -57,143 +48,64 @@ def publish(app: Celery, envelopes: Iterable[Envelope], countdown: float | None 
 
 
 def _direct_ok(app: Celery) -> bool:
-    conf = app.conf
-    return (
-        conf.task_protocol == 2
-        and conf.task_serializer == "json"
-        and conf.task_compression is None
-        and not signals.before_task_publish.receivers
-        and not signals.after_task_publish.receivers
-        and not signals.task_sent.receivers
-    )
-
-
-@dataclass(frozen=True)
-class _Options:
-    """What ``send_task`` reads from the app's configuration on every call, read once."""
-
-    retry: bool
-    retry_policy: dict[str, Any]
-    sent_event: bool
-    events: Exchange
-    event_serializer: str
-    delivery_mode: Any
-
-
-@lru_cache(maxsize=8)
-def _options(app: Celery) -> _Options:
-    conf = app.conf
-    with app.connection_for_write() as conn:  # no I/O: the exchange type depends on the transport
-        events = get_exchange(conn, name=conf.event_exchange)
-    return _Options(
-        retry=bool(conf.task_publish_retry),
-        retry_policy=dict(conf.task_publish_retry_policy or {}),
-        sent_event=bool(conf.task_send_sent_event),
-        events=events,
-        event_serializer=conf.event_serializer,
-        delivery_mode=conf.task_default_delivery_mode,
+    # send_task's extras that the direct path leaves out: publish signals (tracing) and a
+    # result backend to register the task with. schedq tasks ignore results.
+    return not (
+        signals.before_task_publish.receivers
+        or signals.after_task_publish.receivers
+        or signals.task_sent.receivers
+        or app.conf.result_backend
     )
 
 
 def _publish_direct(app: Celery, envelopes: list[Envelope]) -> int:
-    """The message ``send_task(name, args=[job_id], task_id=job_id, queue=q)`` would send.
+    """What ``send_task(name, args=[job_id], task_id=job_id, queue=q)`` sends, for less CPU.
 
-    Same Celery protocol 2 headers, body and properties, and the same ``task-sent`` event when
-    ``task_send_sent_event`` is on (``tests/integration/test_broker.py`` compares the two), for
-    less than half the CPU per message: the body is a string template, what does not depend on
-    the job is computed once per call, and each queue and the event exchange are declared once
-    per connection (kombu's ``maybe_declare`` copies the entity on every call to find that out).
-    Even a single message goes through a batch: kombu's Redis transport creates a client per
-    command outside one, so the message and its event cost two clients and two round trips.
+    Celery builds the message and sends it (``app.amqp.create_task_message`` and
+    ``send_task_message``, the two steps of ``send_task``); what ``send_task`` works out again
+    for every message (routing, option merging, the queue's declaration, which kombu checks by
+    copying the entity) is done once per call here. ``tests/integration/test_broker.py``
+    checks the message and its ``task-sent`` event equal what ``send_task`` sends.
     """
-    opts = _options(app)
-    retry, policy = opts.retry, opts.retry_policy
-    origin = anon_nodename()
-    pid = os.getpid()
+    amqp = app.amqp
+    sent_event = bool(app.conf.task_send_sent_event)
     reply_to = app.thread_oid
+    origin = anon_nodename()
     root_id = parent_id = None
     parent = app.current_worker_task  # published from a task: Celery links the two
     if parent:
         root_id = parent.request.root_id or parent.request.id
         parent_id = parent.request.id
-    queues = {name: app.amqp.queues[name] for name in {env.queue for env in envelopes}}
-    entities: list[Queue | Exchange] = [*queues.values()]
-    if opts.sent_event:
-        entities.append(opts.events)
     with app.producer_or_acquire() as producer:
-        declared = producer.connection.declared_entities
-        for entity in entities:
-            if hash(entity) not in declared:
-                producer.maybe_declare(entity, retry, **policy)
+        queues = {name: amqp.queues[name] for name in {env.queue for env in envelopes}}
+        for queue in queues.values():
+            producer.maybe_declare(queue)
         with producer.batch(max_size=PUBLISH_BATCH):
             for env in envelopes:
-                job_id = env.job_id
-                argsrepr = repr([job_id])
-                headers = {
-                    "lang": "py",
-                    "task": env.task_name,
-                    "id": job_id,
-                    "shadow": None,
-                    "eta": None,
-                    "expires": None,
-                    "group": None,
-                    "group_index": None,
-                    "retries": 0,
-                    "timelimit": [None, None],
-                    "root_id": root_id or job_id,
-                    "parent_id": parent_id,
-                    "argsrepr": argsrepr,
-                    "kwargsrepr": "{}",
-                    "origin": origin,
-                    "ignore_result": None,
-                    "replaced_task_nesting": 0,
-                    "stamped_headers": None,
-                    "stamps": {},
-                    # Not "correlation_id": Celery overwrites that with the AMQP property.
-                    "schedq_correlation_id": env.correlation_id,
-                }
-                producer.publish(
-                    f"[[{json.dumps(job_id)}], {{}}, {_EMBED}]",
-                    exchange="",
-                    routing_key=env.queue,
-                    content_type="application/json",
-                    content_encoding="utf-8",
-                    headers=headers,
-                    delivery_mode=queues[env.queue].exchange.delivery_mode or opts.delivery_mode,
-                    correlation_id=job_id,
+                message = amqp.create_task_message(
+                    env.job_id,
+                    env.task_name,
+                    [env.job_id],
+                    {},
                     reply_to=reply_to,
-                    retry=retry,
-                    retry_policy=policy,
+                    create_sent_event=sent_event,
+                    root_id=root_id,
+                    parent_id=parent_id,
+                    origin=origin,
+                    argsrepr=repr([env.job_id]),
+                    kwargsrepr="{}",
+                    ignore_result=None,  # as send_task: the worker's task decides
                 )
-                if opts.sent_event:
-                    producer.publish(
-                        Event(
-                            "task-sent",
-                            hostname=origin,
-                            utcoffset=utcoffset(),
-                            pid=pid,
-                            clock=app.clock.forward(),
-                            uuid=job_id,
-                            root_id=headers["root_id"],
-                            parent_id=parent_id,
-                            name=env.task_name,
-                            args=argsrepr,
-                            kwargs="{}",
-                            retries=0,
-                            eta=None,
-                            expires=None,
-                            queue=env.queue,
-                            exchange="",
-                            routing_key=env.queue,
-                        ),
-                        exchange=opts.events.name,
-                        routing_key="task.sent",
-                        serializer=opts.event_serializer,
-                        headers={"hostname": origin},
-                        delivery_mode=1,
-                        retry=retry,
-                        retry_policy=policy,
-                    )
+                amqp.send_task_message(
+                    producer,
+                    env.task_name,
+                    message,
+                    queue=queues[env.queue],
+                    routing_key=env.queue,
+                    declare=[],  # declared above, once per call
+                    # Not "correlation_id": Celery overwrites that with the AMQP property.
+                    headers={"schedq_correlation_id": env.correlation_id},
+                )
     return len(envelopes)
 
 

@@ -56,6 +56,7 @@ def test_direct_messages_equal_celery_send_task(redis_url: str, uid: str) -> Non
     celery, celery_event = _sent(redis_url, settings, "send_task", env)
     for message in (direct, celery):
         del message["properties"]["delivery_tag"]  # a fresh uuid per message
+    assert direct["headers"] == celery["headers"]
     assert direct == celery
     for event in (direct_event, celery_event):
         del event["properties"]["delivery_tag"]
