@@ -1,12 +1,9 @@
 """The producer's database connections: psycopg on a SQLAlchemy pool, pinged after idling.
 
-``shared.db.base.get_engine`` pings every connection it hands out (``pool_pre_ping``): one
-extra round trip per unit of work, which for ``Client.submit`` is one of its two database
-round trips (the other being the INSERT itself). Connections die while they sit in the pool
-(server restart, failover, idle timeouts), so a connection is pinged here when it was idle for
-more than ``PING_AFTER_IDLE`` seconds, and a failed ping makes the pool replace it, as
-``pool_pre_ping`` would. A connection that breaks while in steady use fails its statement, as
-it could after a ping too: the caller gets the error and no job id.
+Connections are pinged only after idling (``shared.db.base.ping_after_idle``): a ping on every
+checkout would be one of ``Client.submit``'s two round trips. A connection that breaks while in
+steady use fails its statement, as it could after a ping too: the caller gets the error and no
+job id.
 
 Statements go to psycopg directly (``connection``): for one job, SQLAlchemy's execution layer
 (connection wrapper, isolation-level switch, execution context, result) took more CPU than the
@@ -20,16 +17,15 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
 import psycopg
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import DBAPIError
 
-PING_AFTER_IDLE = 1.0  # seconds
+from shared.db.base import ping_after_idle
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -71,23 +67,7 @@ def _create(url: str) -> Engine:
         max_overflow=5,
         connect_args={"connect_timeout": 5, "application_name": "schedq"},
     )
-    dialect = engine.dialect
-
-    def idle_from_now(_dbapi: Any, record: Any, *_: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    def ping_if_idle(dbapi: Any, record: Any, _proxy: Any) -> None:
-        if time.monotonic() - record.info.get("idle_since", 0.0) <= PING_AFTER_IDLE:
-            return
-        try:
-            dialect.do_ping(dbapi)
-        except Exception as exc:
-            # The pool discards this connection and checks out another (a new one if needed).
-            raise DisconnectionError("stale pooled connection") from exc
-
-    event.listen(engine, "connect", idle_from_now)
-    event.listen(engine, "checkin", idle_from_now)
-    event.listen(engine, "checkout", ping_if_idle)
+    ping_after_idle(engine)
     return engine
 
 

@@ -38,8 +38,13 @@ class Reconciled:
     stuck: int
 
 
-def _claim(uow: UnitOfWork, status: str, cutoff: datetime) -> list[Envelope]:
-    due = select(Job.id).where(Job.status == status, Job.updated_at < cutoff)
+def _claim(
+    uow: UnitOfWork, status: str, cutoff: datetime, queues: tuple[str, ...]
+) -> list[Envelope]:
+    # Only jobs of the queues this deployment's workers consume: a row naming another queue
+    # (another deployment on the same database, or a renamed queue) is not ours to publish,
+    # and Celery would refuse a queue missing from its configuration, failing the whole batch.
+    due = select(Job.id).where(Job.status == status, Job.updated_at < cutoff, Job.queue.in_(queues))
     if status == "queued":
         due = due.where(or_(Job.next_attempt_at.is_(None), Job.next_attempt_at < cutoff))
     due = due.order_by(Job.seq).limit(BATCH).with_for_update(skip_locked=True)
@@ -63,13 +68,14 @@ def reconcile(settings: Settings) -> Reconciled:
         seconds=settings.time_limit + settings.reconcile_running_margin_seconds
     )
     app = producer_app(settings)
+    queues = (settings.schedule_queue, settings.calendar_queue)
     totals = [0, 0]
     for index, (status, cutoff) in enumerate(
         (("queued", queued_cutoff), ("running", stuck_cutoff))
     ):
         while True:
             with UnitOfWork() as uow:
-                envelopes = _claim(uow, status, cutoff)
+                envelopes = _claim(uow, status, cutoff, queues)
                 uow.commit()
             # Publish after commit; if publishing fails the rows stay queued and the next run
             # (once the threshold has passed again) tries once more.

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from producers import engine as producer_db
 from producers.client import Client, JobRequest
+from shared.db import base as db_base
 from shared.db.ledger import Job
 from shared.db.uow import UnitOfWork
 from shared.errors import SchedqError
@@ -199,12 +200,12 @@ def test_a_pooled_connection_killed_while_idle_is_replaced(
 
     client.submit("set_working_plan", plan(f"p1-{uid}"))
     kill_the_pooled_connection()
-    monkeypatch.setattr(producer_db, "PING_AFTER_IDLE", 1000.0)
+    monkeypatch.setattr(db_base, "PING_AFTER_IDLE", 1000.0)
     with pytest.raises(DBAPIError) as info:
         client.submit("set_working_plan", plan(f"p2-{uid}"))
     assert info.value.connection_invalidated
     client.submit("set_working_plan", plan(f"p3-{uid}"))  # on a new connection
     kill_the_pooled_connection()
-    monkeypatch.setattr(producer_db, "PING_AFTER_IDLE", 0.0)
+    monkeypatch.setattr(db_base, "PING_AFTER_IDLE", 0.0)
     view = client.submit("set_working_plan", plan(f"p4-{uid}"))
     assert client.get_job(view.id).status == "queued"

@@ -86,3 +86,20 @@ def test_resends_lost_queued_and_stuck_running_jobs_only(settings: Settings) -> 
         assert again is not None and again.status == "queued"
         assert again.unfinished_deliveries == 1  # the lost delivery still counts
     assert {fresh, later, busy, done}.isdisjoint({uuid.UUID(i) for i in sent})
+
+
+def test_leaves_jobs_of_queues_it_does_not_serve(settings: Settings) -> None:
+    # Another deployment on the same database (or a queue renamed since): not ours to publish,
+    # and it must not stop the jobs that are ours.
+    foreign = _job(settings, queue=f"elsewhere-{uuid.uuid4().hex[:6]}")
+    _age(foreign, 120)
+    lost = _job(settings)
+    _age(lost, 120)
+
+    result = reconcile(settings)
+
+    assert _published(settings) == [str(lost)]
+    assert result.queued == 1
+    with UnitOfWork() as uow:
+        row = uow.session.get(Job, foreign)
+        assert row is not None and row.status == "queued"
