@@ -21,8 +21,8 @@ from shared.db.reliability import JobAttempt
 from shared.db.uow import UnitOfWork
 from shared.errors import SchedqError
 
-_PENDING = "status IN ('queued', 'running')"
-assert set(PENDING_STATUSES) == {"queued", "running"}  # keep _PENDING in step with the model
+# Built from the model's constant (fixed strings, not input), so the SQL cannot drift from it.
+_PENDING = "status IN (" + ", ".join(f"'{s}'" for s in PENDING_STATUSES) + ")"
 
 _BEGIN_DELIVERY = f"""
 UPDATE jobs SET status = 'running',
