@@ -19,7 +19,7 @@ from shared.settings import get_settings
 
 app = Celery("bench-baseline")
 app.conf.update(celery_config(get_settings()))
-# Celery's own consumer: schedq's screening consumer (``worker.consumer``, which loads the
+# Celery's own consumer: schedq's screening consumer (``worker.runtime.consumer``, which loads the
 # ledger's SQLAlchemy models into the main process and so into every pool child) is schedq's
 # work, not the baseline's.
 app.conf.worker_consumer = "celery.worker.consumer:Consumer"

@@ -18,9 +18,9 @@ import psycopg
 import redis
 
 from bench.urls import plain_url
+from schedq.processes import free_port
 from shared.db.base import dispose_engines
 from shared.db.migrate import upgrade_to_head
-from shared.processes import free_port
 from shared.settings import get_settings, reset_settings_cache
 
 ADMIN_PG = os.environ.get("SCHEDQ_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from bench import baseline
 from producers.client import Client, JobRequest
-from shared.db.ledger import PENDING_STATUSES, Job
+from shared.db.jobs import PENDING_STATUSES, Job
 from shared.db.uow import UnitOfWork
 from shared.domain.plan import WEEKDAYS, WorkingPlanPayload
 

@@ -1,6 +1,7 @@
 """Executor micro-benchmark: ``python -m bench.micro [--jobs N] [--profile]``.
 
-Calls ``worker.executor.run_delivery`` for N queued jobs in this one process, with no Celery
+Calls ``worker.pipeline.executor.run_delivery`` for N queued jobs in this one process, with no
+Celery
 and no broker, and prints wall and CPU milliseconds per job plus the SQL statements and commits
 per job. CPU per job is far less noisy than throughput on a shared machine, so it is what the
 optimisation commits quote next to their throughput ratio.
@@ -31,7 +32,7 @@ def main() -> None:
     with BenchEnv() as env:
         from shared.db.base import get_engine
         from shared.settings import get_settings
-        from worker.executor import run_delivery
+        from worker.pipeline.executor import run_delivery
 
         tag = f"micro-{env.run_id}"
         client = Client(submitter=tag)

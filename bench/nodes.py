@@ -14,8 +14,8 @@ from pathlib import Path
 
 import redis
 
-from shared.broker import producer_app
-from shared.processes import spawn, stop
+from schedq.processes import spawn, stop
+from shared.ledger.publish import producer_app
 from shared.settings import get_settings
 
 SCHEDQ_APP = "bench.schedq_app"

@@ -2,7 +2,8 @@
 
 The hardening the design brief asks for lives here, in one place: JSON only, late acks with
 re-queue on worker loss, prefetch 1, explicit queues, limits below the Redis visibility timeout.
-``worker.startup_checks`` verifies these at worker start.
+What only a worker needs (its screening consumer, its transport, the beat schedule) is added by
+``worker.app``; ``worker.runtime.startup_checks`` verifies the whole at worker start.
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ from typing import Any
 from kombu import Exchange, Queue
 
 from shared.settings import Settings
-
-RECONCILE_TASK = "schedq.reconcile"
-SCREENING_CONSUMER = "worker.consumer:ScreeningConsumer"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -51,20 +49,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "worker_redirect_stdouts": False,
         "broker_pool_limit": 10,
-        # Every message is screened (size, content type, arguments) before dispatch, and each
-        # refusal is recorded (worker.consumer).
-        "worker_consumer": SCREENING_CONSUMER,
         # Keep reconnecting to a restarted broker instead of giving up after 100 tries.
         "broker_connection_max_retries": None,
-        "beat_schedule": {
-            "schedq-reconcile": {
-                "task": RECONCILE_TASK,
-                "schedule": settings.reconcile_interval_seconds,
-                # A run that waited longer than one interval is superseded by the next one.
-                "options": {
-                    "queue": settings.schedule_queue,
-                    "expires": settings.reconcile_interval_seconds,
-                },
-            }
-        },
     }

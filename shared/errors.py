@@ -2,7 +2,7 @@
 
 An error has a stable ``code``, a ``category`` and ``severity``, a user-friendly ``message``
 (never SQL, stack traces or host names) and whether retrying may help. Domain code raises these;
-the task base maps anything else to one of them in a single table (``worker.error_map``).
+the task base maps anything else to one of them in a single table (``worker.pipeline.error_map``).
 """
 
 from __future__ import annotations

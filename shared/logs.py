@@ -2,7 +2,8 @@
 
 One object per line: time, level, logger, message, service, and (inside a job) job_id, task_id,
 kind and correlation_id. The job fields come from a context variable that the worker sets when a
-task starts (``worker.metrics_hooks``), so code deep inside a service logs them without passing
+task starts (``worker.runtime.metrics_hooks``), so code deep inside a service logs them without
+passing
 anything around. Context variables are per thread, so the threads pool keeps jobs apart too.
 """
 

@@ -1,7 +1,9 @@
-"""The workers' Prometheus metrics. Only Celery signal hooks (``worker.metrics_hooks``) write them.
+"""The workers' Prometheus metrics.
+
+Only Celery signal hooks (``worker.runtime.metrics_hooks``) write them.
 
 Workers run prometheus-client in multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR`` must be set
-before this module is imported (``shared.ops.metrics_dir.prepare`` does that for the start
+before this module is imported (``schedq.ops.metrics_dir.prepare`` does that for the start
 command), each pool process then writes its own files and the node's endpoint merges them.
 
 Label values are bounded: job kinds, outcomes, error categories and codes are fixed sets in the

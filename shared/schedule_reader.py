@@ -131,7 +131,7 @@ def load_inputs(
     return ScheduleInputs(
         zone=zone,
         plans=tuple(plan_from_row(p, doctor.time_zone) for p in plans),
-        exceptions=tuple(Closure(e.starts_at, e.ends_at, e.kind, e.id) for e in exceptions),
+        closures=tuple(Closure(e.starts_at, e.ends_at, e.kind, e.id) for e in exceptions),
         holidays=frozenset(holidays),
         appointments=tuple(booking_of(a) for a in active_appointments(uow, doctor.id, lo, hi)),
         external_busy=tuple(load_external_busy(uow, doctor.id, lo, hi)),

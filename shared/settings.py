@@ -55,9 +55,6 @@ class Settings(BaseSettings):
     # `running` before the reconciler decides its worker died and republishes it.
     reconcile_interval_seconds: float = Field(30.0, gt=0)
     reconcile_running_margin_seconds: int = Field(30, ge=1)
-    # Test-only job kinds (crash, sleep, fail on demand); a production worker refuses to start
-    # with it (worker.startup_checks) and never registers them.
-    test_hooks: bool = False
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from shared.db.calendar import ExternalBusy
 from shared.db.schedule import Appointment, Doctor
 from shared.db.uow import UnitOfWork
-from shared.jobs import get_kind
+from shared.kinds import get_kind
 from shared.payloads import parse_payload
-from worker.context import JobContext
-from worker.handlers import HANDLERS
+from worker.pipeline.context import JobContext
+from worker.pipeline.handlers import HANDLERS
 
 
 def make_doctor(doctor_id: str, tz: str = "Europe/Berlin") -> str:

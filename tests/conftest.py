@@ -78,8 +78,6 @@ os.environ.update(
         "SCHEDQ_RETRY_BACKOFF_CAP": "2",
         "SCHEDQ_ORDER_WAIT_SECONDS": "0.2",
         "SCHEDQ_LOG_LEVEL": "INFO",
-        # Test-only misbehaving job kinds (worker.test_hooks) in every worker tests start.
-        "SCHEDQ_TEST_HOOKS": "1",
     }
 )
 

@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 
 from producers.client import Client, JobRequest, JobView
-from shared.db.ledger import Job
+from shared.db.jobs import Job
 from shared.db.uow import UnitOfWork
+from shared.ledger.submit import ledger_row
 from shared.settings import get_settings
-from worker.executor import Decision, run_delivery
+from worker.pipeline.executor import Decision, run_delivery
 
 
 def plan_payload(
@@ -52,7 +53,7 @@ def deliver(job_id: str) -> Decision:
 def record(requests: list[JobRequest], client: Client | None = None) -> list[JobView]:
     """Ledger rows for ``requests`` in submission order, with no broker message."""
     client = client or Client(submitter="tests")
-    rows = [client._row(r) for r in requests]
+    rows = [ledger_row(client.settings, client.submitter, r) for r in requests]
     with UnitOfWork() as uow:
         uow.session.execute(insert(Job).values(rows))
         uow.commit()

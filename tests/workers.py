@@ -8,8 +8,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from shared.broker import producer_app
-from shared.processes import celery_worker_args, spawn, stop
+from schedq.processes import celery_worker_args, spawn, stop
+from shared.ledger.publish import producer_app
 from shared.settings import get_settings
 
 
@@ -28,7 +28,9 @@ class WorkerProcess:
         self.name = f"{name}-{os.getpid()}@localhost"
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] = spawn(
-            celery_worker_args(queues, concurrency, self.name, pool), dict(env or {}), self.log_path
+            celery_worker_args(queues, concurrency, self.name, pool, app="tests.worker_app"),
+            dict(env or {}),
+            self.log_path,
         )
 
     def wait_ready(self, timeout: float = 45.0) -> None:

@@ -1,4 +1,8 @@
-"""The Celery application that workers run: ``celery -A worker.app worker``."""
+"""The Celery application that workers and beat run: ``celery -A worker.app worker``.
+
+Its configuration is ``worker.runtime.config.worker_config``; it registers one task per job kind,
+the reconciler and (through the beat schedule) the calendar tick, then checks it is safe to run.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +11,24 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 
-from shared.celery_config import RECONCILE_TASK, celery_config
 from shared.db.base import dispose_engines
-from shared.jobs import KINDS
+from shared.kinds import KINDS
 from shared.settings import get_settings
-from worker import log_hooks, metrics_hooks, reconciler, startup_checks, test_hooks
-from worker.beat_schedule import BEAT_SCHEDULE
-from worker.tasks.base import register_job_task
+from worker.beat_schedule import RECONCILE_TASK
+from worker.pipeline.task import register_job_task
+from worker.reliability import reconciler
+from worker.runtime import log_hooks, metrics_hooks, startup_checks
+from worker.runtime.config import worker_config
 
 settings = get_settings()
 app = Celery("schedq")
-app.conf.update(celery_config(settings))
-if settings.broker_url.startswith("redis://"):
-    # Survives queue items that are not kombu envelopes (see worker.transport).
-    app.conf.broker_transport = "worker.transport:Transport"
-if settings.test_hooks and settings.env != "production":  # test-only kinds
-    test_hooks.enable()
+app.conf.update(worker_config(settings))
 
 # Signal receivers: JSON logs with job context, Prometheus metrics (imported for their effect).
 _HOOKS = (log_hooks, metrics_hooks)
 TASKS = {name: register_job_task(app, kind) for name, kind in KINDS.items()}
-# The reconciler's entry comes from celery_config; calendar sync adds its periodic tick.
-app.conf.beat_schedule = {**app.conf.beat_schedule, **BEAT_SCHEDULE}
 RECONCILE = app.task(name=RECONCILE_TASK, ignore_result=True)(reconciler.run)
+# The calendar tick is a shared_task, registered on this app by worker.beat_schedule's import.
 
 
 # Checked at import, not in a signal handler: Celery logs and swallows exceptions raised by

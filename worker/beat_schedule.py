@@ -1,31 +1,41 @@
-"""Celery beat entries owned by calendar sync; ``schedq beat`` merges this dict into its own.
+"""The whole beat schedule: every periodic task schedq runs, in one place.
 
-Every ``tick`` the worker task submits the ``sync_calendar`` jobs that are due: each active
-import link once per ``SCHEDQ_CALENDAR_SYNC_INTERVAL_SECONDS``, at a per-link phase up to
-``SCHEDQ_CALENDAR_SYNC_JITTER_SECONDS`` (see ``worker.services.calendar_beat``).
+- ``schedq-reconcile``: the reconciler republishes ledger jobs the broker lost
+  (``worker.reliability.reconciler``), every ``SCHEDQ_RECONCILE_INTERVAL_SECONDS``.
+- ``calendar-enqueue-due-syncs``: every ``tick`` the calendar task submits the ``sync_calendar``
+  jobs that are due: each active import link once per ``SCHEDQ_CALENDAR_SYNC_INTERVAL_SECONDS``,
+  at a per-link phase up to ``SCHEDQ_CALENDAR_SYNC_JITTER_SECONDS`` (``worker.calendar.beat``).
+Each entry expires after one period: a run that waited longer is superseded by the next one.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.calendar_settings import get_calendar_settings
-from shared.settings import get_settings
-from worker.tasks.calendar_beat import TASK_NAME
+from shared.calendar_settings import CalendarSettings
+from shared.settings import Settings
+from worker.calendar.beat_task import TASK_NAME as CALENDAR_TICK_TASK
+
+RECONCILE_TASK = "schedq.reconcile"
 
 
-def calendar_beat_schedule() -> dict[str, dict[str, Any]]:
-    calendar = get_calendar_settings()
+def calendar_tick_seconds(calendar: CalendarSettings) -> float:
     # Tick often enough that a link's phase is honoured to within a tenth of the interval.
-    tick = float(max(5, min(60, calendar.sync_interval_seconds // 10)))
+    return float(max(5, min(60, calendar.sync_interval_seconds // 10)))
+
+
+def beat_schedule(settings: Settings, calendar: CalendarSettings) -> dict[str, dict[str, Any]]:
+    reconcile_every = settings.reconcile_interval_seconds
+    tick = calendar_tick_seconds(calendar)
     return {
+        "schedq-reconcile": {
+            "task": RECONCILE_TASK,
+            "schedule": reconcile_every,
+            "options": {"queue": settings.schedule_queue, "expires": reconcile_every},
+        },
         "calendar-enqueue-due-syncs": {
-            "task": TASK_NAME,
+            "task": CALENDAR_TICK_TASK,
             "schedule": tick,
-            # A tick not consumed before the next one is worthless: let it expire.
-            "options": {"queue": get_settings().calendar_queue, "expires": tick},
-        }
+            "options": {"queue": settings.calendar_queue, "expires": tick},
+        },
     }
-
-
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = calendar_beat_schedule()

@@ -17,10 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from shared.calendar_settings import reset_calendar_settings_cache
 from shared.db.schedule import Doctor
 from shared.db.uow import UnitOfWork
-from shared.jobs import get_kind
+from shared.kinds import get_kind
 from shared.payloads import parse_payload
-from worker.context import JobContext
-from worker.handlers import HANDLERS
+from worker.pipeline.context import JobContext
+from worker.pipeline.handlers import HANDLERS
 
 
 @dataclass

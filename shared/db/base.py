@@ -43,7 +43,7 @@ def get_engine(url: str | None = None) -> Engine:
                 url,
                 # Every checkout pings: read paths (CLI, get_job) and the worker see a
                 # restarted server as a reconnect, not as an error. The producer's engine
-                # pings after idling only (producers.engine): a submit is one round trip.
+                # pings after idling only (shared.ledger.connection): a submit is one round trip.
                 pool_pre_ping=True,
                 pool_size=5,
                 max_overflow=5,

@@ -22,7 +22,7 @@ EXCEPTION_KINDS = (
 )
 
 
-class ScheduleException(Base):
+class ScheduleClosure(Base):
     """Time a doctor's plan does not describe, computed on the local calendar, stored as instants.
 
     ``id`` is chosen by the producer, so ``remove_exception`` can name it before it is applied.

@@ -2,8 +2,8 @@
 
 from shared.db.base import Base
 from shared.db.calendar import CalendarLink, ExportedEvent, ExternalBusy
-from shared.db.domain import DoctorHolidayCalendar, HolidayCalendar, HolidayDate, ScheduleException
-from shared.db.ledger import AuditEntry, Job
+from shared.db.domain import DoctorHolidayCalendar, HolidayCalendar, HolidayDate, ScheduleClosure
+from shared.db.jobs import AuditEntry, Job
 from shared.db.reliability import DeadLetter, JobAttempt, PoisonMessage
 from shared.db.schedule import Appointment, Doctor, WorkingPlan
 
@@ -22,6 +22,6 @@ __all__ = [
     "Job",
     "JobAttempt",
     "PoisonMessage",
-    "ScheduleException",
+    "ScheduleClosure",
     "WorkingPlan",
 ]

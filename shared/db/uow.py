@@ -21,7 +21,7 @@ class UnitOfWork:
 
     def __init__(self, engine: Engine | None = None) -> None:
         self._engine = engine
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit: list[Callable[[], object]] = []
         self.session: Session
 
     def __enter__(self) -> Self:
@@ -56,5 +56,5 @@ class UnitOfWork:
         for callback in callbacks:
             callback()
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
+    def after_commit(self, callback: Callable[[], object]) -> None:
         self._after_commit.append(callback)

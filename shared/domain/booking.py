@@ -93,7 +93,7 @@ def availability(inputs: ScheduleInputs, start: datetime, end: datetime) -> list
                 span = (slot.start, slot.end)
                 if slot.start < start or slot.end > end:
                     continue
-                if inputs.closures(span) or _busy(inputs.external_busy, span):
+                if inputs.closures_over(span) or _busy(inputs.external_busy, span):
                     continue
                 remaining = per_slot - len({s for s in inputs.busy_seats(span) if s <= per_slot})
                 if day_left is not None:

@@ -61,7 +61,7 @@ class Booking:
 class ScheduleInputs:
     zone: ZoneInfo
     plans: tuple[WorkingPlanPayload, ...] = ()
-    exceptions: tuple[Closure, ...] = ()
+    closures: tuple[Closure, ...] = ()
     holidays: frozenset[date] = frozenset()
     appointments: tuple[Booking, ...] = ()
     external_busy: tuple[Interval, ...] = ()
@@ -80,14 +80,14 @@ class ScheduleInputs:
         if plan is not None:
             if day not in self.holidays:
                 windows.extend(plan_windows(plan, day, self.zone))
-            opened = [(e.start, e.end) for e in self.exceptions if e.opens]
+            opened = [(e.start, e.end) for e in self.closures if e.opens]
             windows.extend(clip(opened, day_bounds(day, self.zone)))
         merged = merge(windows)
         self._windows[day] = merged
         return merged
 
-    def closures(self, span: Interval) -> list[Closure]:
-        return [e for e in self.exceptions if not e.opens and overlaps((e.start, e.end), span)]
+    def closures_over(self, span: Interval) -> list[Closure]:
+        return [e for e in self.closures if not e.opens and overlaps((e.start, e.end), span)]
 
     def capacity(self, day: date) -> tuple[int, int | None]:
         plan = plan_on(self.plans, day)
@@ -144,7 +144,7 @@ def placement_violations(
                     "The appointment must lie inside one working window of the doctor's plan.",
                 )
             )
-    for closure in inputs.closures((start, end)):
+    for closure in inputs.closures_over((start, end)):
         out.append(
             Violation(
                 "APPOINTMENT_IN_EXCEPTION",

@@ -12,7 +12,7 @@ from tests.workers import WorkerProcess
 
 def schedq(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli.main", *args],
+        [sys.executable, "-m", "schedq.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=90,

@@ -26,7 +26,7 @@ def test_demo_runs_on_embedded_servers_and_stops_them(tmp_path: Path) -> None:
         k: v for k, v in os.environ.items() if k not in ("SCHEDQ_DATABASE_URL", "SCHEDQ_BROKER_URL")
     }
     data = tmp_path / "demo"
-    cmd = [sys.executable, "-m", "shared.cli.main", "demo", "--data-dir", str(data)]
+    cmd = [sys.executable, "-m", "schedq.cli.main", "demo", "--data-dir", str(data)]
     proc = subprocess.run(_isolated(cmd), env=env, capture_output=True, text=True, timeout=240)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
@@ -58,7 +58,7 @@ def test_demo_runs_on_embedded_servers_and_stops_them(tmp_path: Path) -> None:
 def test_demo_uses_configured_servers_when_both_urls_are_set(
     database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    cmd = [sys.executable, "-m", "shared.cli.main", "demo", "--data-dir", str(tmp_path / "d")]
+    cmd = [sys.executable, "-m", "schedq.cli.main", "demo", "--data-dir", str(tmp_path / "d")]
     proc = subprocess.run(cmd, env=dict(os.environ), capture_output=True, text=True, timeout=240)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]

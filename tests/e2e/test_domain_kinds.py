@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import select
 
 from producers.client import Client
-from shared.db.ledger import AuditEntry
+from shared.db.jobs import AuditEntry
 from shared.db.schedule import Appointment
 from shared.db.uow import UnitOfWork
 from tests.doc_examples import ORDER, example

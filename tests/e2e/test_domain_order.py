@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from producers.client import Client, JobRequest
-from shared.broker import Envelope, producer_app, publish
-from shared.db.ledger import Job
+from shared.db.jobs import Job
 from shared.db.schedule import WorkingPlan
 from shared.db.uow import UnitOfWork
-from shared.jobs import get_kind
+from shared.kinds import get_kind
+from shared.ledger.publish import Envelope, producer_app, publish
 from shared.settings import get_settings
 from tests.domain_support import plan_payload, record
 from tests.workers import WorkerProcess

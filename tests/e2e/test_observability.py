@@ -19,9 +19,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from producers.client import Client
-from shared.broker import Envelope, producer_app, publish
-from shared.jobs import get_kind
-from shared.processes import free_port, spawn, stop, wait_for_http
+from schedq.processes import free_port, spawn, stop, wait_for_http
+from shared.kinds import get_kind
+from shared.ledger.publish import Envelope, producer_app, publish
 from shared.settings import Settings, get_settings
 from tests.conftest import wait_until
 from tests.e2e.test_spine import plan
@@ -154,12 +154,11 @@ def test_log_lines_of_a_job_carry_its_correlation_id(node: Node, uid: str) -> No
 def flower(node: Node, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     proc: subprocess.Popen[bytes] = spawn(
-        ["shared.cli.main", "flower", "--port", str(port)],
+        ["schedq.cli.main", "flower", "--port", str(port)],
         # Production, where Flower must demand a login (and test hooks are refused).
         {
             "SCHEDQ_FLOWER_BASIC_AUTH": "operator:s3cret",
             "SCHEDQ_ENV": "production",
-            "SCHEDQ_TEST_HOOKS": "0",
         },
         tmp_path / "flower.log",
     )

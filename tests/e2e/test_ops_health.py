@@ -22,7 +22,7 @@ def schedq(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli.main", *args],
+        [sys.executable, "-m", "schedq.cli.main", *args],
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,

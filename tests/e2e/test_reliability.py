@@ -9,16 +9,16 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from producers.client import Client
-from shared.broker import producer_app
-from shared.cli.main import app as cli
-from shared.db.ledger import AuditEntry, Job
+from schedq.cli.main import app as cli
+from shared.db.jobs import AuditEntry, Job
 from shared.db.reliability import DeadLetter
 from shared.db.uow import UnitOfWork
+from shared.ledger.publish import producer_app
 from shared.settings import get_settings
+from tests import probe_kinds
 from tests.workers import WorkerProcess
-from worker import test_hooks
 
-test_hooks.enable()
+probe_kinds.install()
 runner = CliRunner()
 
 

@@ -7,11 +7,11 @@ import uuid
 from sqlalchemy import func, select
 
 from producers.client import Client
-from shared.broker import Envelope, producer_app, publish
-from shared.db.ledger import AuditEntry
+from shared.db.jobs import AuditEntry
 from shared.db.schedule import Doctor, WorkingPlan
 from shared.db.uow import UnitOfWork
-from shared.jobs import get_kind
+from shared.kinds import get_kind
+from shared.ledger.publish import Envelope, producer_app, publish
 from shared.settings import get_settings
 from tests.conftest import wait_until
 from tests.workers import WorkerProcess

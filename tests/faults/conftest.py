@@ -25,16 +25,16 @@ import redis as redis_lib
 from sqlalchemy import func, select
 
 from producers.client import Client, JobRequest
-from shared.db.ledger import AuditEntry, Job
+from schedq.embedded import redis_server_binary
+from schedq.processes import free_port, spawn, stop
+from shared.db.jobs import AuditEntry, Job
 from shared.db.schedule import Doctor
 from shared.db.uow import UnitOfWork
-from shared.embedded import redis_server_binary
-from shared.processes import free_port, spawn, stop
 from shared.settings import Settings, get_settings, reset_settings_cache
+from tests import probe_kinds
 from tests.workers import WorkerProcess
-from worker import test_hooks
 
-test_hooks.enable()
+probe_kinds.install()
 
 # Short limits so worker deaths are noticed in seconds (production defaults are minutes).
 FAULT_ENV = {
@@ -130,7 +130,7 @@ class FaultRig:
         return node
 
     def beat(self) -> subprocess.Popen[bytes]:
-        args = ["shared.cli.main", "beat", "--schedule-file", str(self.log_dir / "beat.db")]
+        args = ["schedq.cli.main", "beat", "--schedule-file", str(self.log_dir / "beat.db")]
         proc = spawn(args, {}, self.log_dir / "beat.log")
         self.procs.append(proc)
         return proc
@@ -201,9 +201,9 @@ def audit(ids: list[str], doctor_prefix: str | None = None) -> Figures:
         if doctor_prefix is not None:
             succeeded = dict(
                 uow.session.execute(
-                    select(Job.doctor_id, func.count())
+                    select(Job.order_key, func.count())
                     .where(Job.id.in_(keys), Job.status == "succeeded")
-                    .group_by(Job.doctor_id)
+                    .group_by(Job.order_key)
                 ).all()
             )
             versions = dict(

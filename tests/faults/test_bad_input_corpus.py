@@ -21,12 +21,13 @@ from kombu import Connection, Exchange
 from sqlalchemy import func, insert, select
 
 from producers.client import JobRequest
-from shared.broker import Envelope, producer_app, publish
-from shared.db.ledger import Job
+from shared.db.jobs import Job
 from shared.db.reliability import DeadLetter, PoisonMessage
 from shared.db.uow import UnitOfWork
 from shared.errors import SchedqError
-from shared.jobs import get_kind
+from shared.kinds import get_kind
+from shared.ledger.publish import Envelope, producer_app, publish
+from shared.ledger.submit import ledger_row
 from tests.conftest import wait_until
 from tests.faults.conftest import FaultRig, wait_terminal
 
@@ -56,7 +57,9 @@ class _RunsCode:
 
 def _ledger_only_job(rig: FaultRig, doctor: str) -> str:
     """A pending job whose real message was never published (the pickle is its only one)."""
-    row = rig.client()._row(JobRequest("test_touch", {"doctor_id": doctor}))
+    row = ledger_row(
+        rig.client().settings, "tests", JobRequest("test_touch", {"doctor_id": doctor})
+    )
     with UnitOfWork() as uow:
         uow.session.execute(insert(Job).values(row))
         uow.commit()

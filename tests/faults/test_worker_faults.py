@@ -121,7 +121,7 @@ def test_a_job_that_kills_its_worker_every_time_is_quarantined(
     # N deliveries died with their worker; delivery N+1 quarantines without running the job.
     assert outcomes.count("worker_lost") == rig.settings.max_deliveries
     assert outcomes[-1] == "dead"
-    from shared import dlq
+    from schedq.ops import dlq
 
     letter = dlq.show(bad.id)
     assert letter["error_code"] == "WORKER_CRASH_LOOP"

@@ -10,9 +10,9 @@ from shared.db.schedule import Appointment
 from shared.db.uow import UnitOfWork
 from shared.domain.appointments import BookAppointmentPayload
 from shared.errors import SchedqError
-from worker.context import JobContext
-from worker.error_map import classify
-from worker.services.appointments import book_appointment
+from worker.pipeline.context import JobContext
+from worker.pipeline.error_map import classify
+from worker.scheduling.appointments import book_appointment
 
 
 def _attempt(name: str, mode: str, doctor: str, start: str, end: str) -> str:

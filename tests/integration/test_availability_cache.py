@@ -8,10 +8,10 @@ from datetime import date
 import pytest
 from sqlalchemy import create_engine
 
+from schedq.processes import free_port
 from shared.availability import get_availability
 from shared.availability_cache import CACHE_REQUESTS, AvailabilityCache
 from shared.errors import SchedqError
-from shared.processes import free_port
 from tests.domain_support import apply, plan_payload
 
 MONDAY, TUESDAY = date(2026, 1, 5), date(2026, 1, 6)

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from shared.cli.main import app
+from schedq.cli.main import app
 from tests.domain_support import apply, plan_payload
 
 

@@ -1,4 +1,4 @@
-"""shared.broker builds job messages itself: they must be the ones Celery's send_task sends."""
+"""shared.ledger.publish builds job messages itself: they must be what Celery's send_task sends."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import redis
 from celery import signals
 
-from shared import broker
+from shared.ledger import publish as broker
 from shared.settings import Settings, get_settings
 
 

@@ -13,12 +13,12 @@ import redis
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from producers import engine as producer_db
 from producers.client import Client, JobRequest
 from shared.db import base as db_base
-from shared.db.ledger import Job
+from shared.db.jobs import Job
 from shared.db.uow import UnitOfWork
 from shared.errors import SchedqError
+from shared.ledger import connection as producer_db
 from shared.settings import Settings, get_settings
 
 
@@ -103,7 +103,7 @@ def test_failed_batch_writes_nothing_and_publishes_nothing(
     with UnitOfWork() as uow:
         assert (
             uow.session.scalar(
-                select(func.count()).select_from(Job).where(Job.doctor_id == f"n-{uid}")
+                select(func.count()).select_from(Job).where(Job.order_key == f"n-{uid}")
             )
             == 0
         )
@@ -154,7 +154,7 @@ def test_concurrent_submissions_with_one_key_make_one_job(
     with UnitOfWork() as uow:
         assert (
             uow.session.scalar(
-                select(func.count()).select_from(Job).where(Job.doctor_id == f"cc-{uid}")
+                select(func.count()).select_from(Job).where(Job.order_key == f"cc-{uid}")
             )
             == 1
         )
@@ -183,7 +183,7 @@ def test_a_pooled_connection_killed_while_idle_is_replaced(
     queue_client: tuple[Client, redis.Redis], uid: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pinged after sitting idle, a dead pooled connection is replaced; unpinged, its error is
-    SQLAlchemy's (what worker.error_map maps) and the pool drops it."""
+    SQLAlchemy's (what worker.pipeline.error_map maps) and the pool drops it."""
     base, _ = queue_client
     # A URL of its own (the parameter only makes it unique): a pool of its own, holding
     # exactly the one connection killed below.

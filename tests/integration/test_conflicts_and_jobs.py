@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from shared.db.domain import ScheduleException
-from shared.db.ledger import AuditEntry
+from shared.db.domain import ScheduleClosure
+from shared.db.jobs import AuditEntry
 from shared.db.schedule import Appointment, Doctor, WorkingPlan
 from shared.db.uow import UnitOfWork
 from tests.domain_support import apply, deliver, plan_payload
@@ -92,7 +92,7 @@ def test_exception_over_booked_appointments(uid: str, strategy: str) -> None:
         assert version(doctor) == before
         assert [(a.status, a.needs_reschedule) for a in after] == [("booked", False)] * 3
         with UnitOfWork() as uow:
-            assert uow.session.get(ScheduleException, (doctor, "sick-1")) is None
+            assert uow.session.get(ScheduleClosure, (doctor, "sick-1")) is None
         assert audit_actions(view.id) == []
         return
     assert view.status == "succeeded", view.error
@@ -217,7 +217,7 @@ def test_out_of_order_delivery_of_two_plan_changes_applies_in_submission_order(u
     from producers.client import JobRequest
     from shared.settings import get_settings
     from tests.domain_support import record
-    from worker.executor import run_delivery
+    from worker.pipeline.executor import run_delivery
 
     doctor = f"o-{uid}"
     first = plan_payload(doctor, days={"mon": [{"start": "08:00", "end": "10:00"}]})

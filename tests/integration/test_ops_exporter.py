@@ -13,10 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete
 
 from producers.client import Client
-from shared.db.ledger import Job
+from schedq.ops.exporter import GlobalCollector
+from schedq.processes import free_port, spawn, stop
+from shared import breaker_keys
+from shared.db.jobs import Job
 from shared.db.uow import UnitOfWork
-from shared.ops.exporter import GlobalCollector
-from shared.processes import free_port, spawn, stop
 from shared.settings import Settings
 from tests.e2e.test_spine import plan
 
@@ -59,15 +60,20 @@ def test_queue_depth_oldest_job_ledger_and_workers(settings: Settings, uid: str)
 def test_breaker_state_read_from_the_shared_redis_keys(
     settings: Settings, redis_url: str, uid: str
 ) -> None:
+    import pybreaker
+
     client = redis_lib.Redis.from_url(redis_url)
-    # pybreaker's CircuitRedisStorage key for namespace "schedq:breaker:<host>".
-    key = f"pybreaker:schedq:breaker:cal-{uid}.example:443:state"
-    client.set(key, "open")
+    provider = f"cal-{uid}.example:443"
+    # Written the way a worker's breaker writes it: pybreaker's Redis storage, our namespace.
+    storage = pybreaker.CircuitRedisStorage(
+        pybreaker.STATE_CLOSED, client, namespace=breaker_keys.namespace(provider)
+    )
+    storage.state = pybreaker.STATE_OPEN
     try:
         found = gauges(GlobalCollector(settings, ping_timeout=0.2))
     finally:
-        client.delete(key)
-    assert found[("schedq_breaker_state", (("provider", f"cal-{uid}.example:443"),))] == 2
+        client.delete(*client.keys(f"{breaker_keys.namespace(provider)}:*"))
+    assert found[("schedq_breaker_state", (("provider", provider),))] == 2
 
 
 def test_unreachable_broker_marks_its_sources_down(database_url: str) -> None:
@@ -81,7 +87,7 @@ def test_exporter_process_serves_parsable_gauges(
     database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
-    proc = spawn(["shared.cli.main", "exporter", "--port", str(port)], {}, tmp_path / "exp.log")
+    proc = spawn(["schedq.cli.main", "exporter", "--port", str(port)], {}, tmp_path / "exp.log")
     try:
         text = ""
         for _ in range(50):

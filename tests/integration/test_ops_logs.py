@@ -20,7 +20,7 @@ def test_producer_logs_the_accepted_job_with_its_correlation_id(
     payload = tmp_path / "plan.json"
     payload.write_text(json.dumps(plan(f"p-{uid}")))
     done = subprocess.run(
-        [sys.executable, "-m", "shared.cli.main", "submit", "set_working_plan", "-f", str(payload),
+        [sys.executable, "-m", "schedq.cli.main", "submit", "set_working_plan", "-f", str(payload),
          "--correlation-id", f"corr-{uid}", "--json"],
         env=os.environ.copy(), capture_output=True, text=True, timeout=60,
     )  # fmt: skip

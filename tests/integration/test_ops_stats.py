@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import delete, insert
 from typer.testing import CliRunner
 
-from shared.cli.main import app
-from shared.db.ledger import Job
+from schedq.cli.main import app
+from schedq.ops.stats import parse_window
+from shared.db.jobs import Job
 from shared.db.uow import UnitOfWork
-from shared.ops.stats import parse_window
 
 
 def percentile_cont(values: list[float], p: float) -> float:

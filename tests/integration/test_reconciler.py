@@ -12,14 +12,15 @@ import pytest
 import redis as redis_lib
 from sqlalchemy import func, insert, update
 
-from producers.client import Client, JobRequest
-from shared.db.ledger import Job
+from producers.client import JobRequest
+from shared.db.jobs import Job
 from shared.db.uow import UnitOfWork
+from shared.ledger.submit import ledger_row
 from shared.settings import Settings, get_settings
-from worker import test_hooks
-from worker.reconciler import reconcile
+from tests import probe_kinds
+from worker.reliability.reconciler import reconcile
 
-test_hooks.enable()
+probe_kinds.install()
 
 
 @pytest.fixture
@@ -39,7 +40,9 @@ def settings(database_url: str, redis_url: str) -> Iterator[Settings]:
 
 
 def _job(settings: Settings, **values: Any) -> uuid.UUID:
-    row = Client(settings)._row(
+    row = ledger_row(
+        settings,
+        "tests",
         JobRequest("test_touch", {"doctor_id": f"rc-{uuid.uuid4().hex[:6]}"})
     )
     row.update(values)

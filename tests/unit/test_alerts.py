@@ -29,7 +29,8 @@ def promtool() -> str:
 def exported_metrics() -> set[str]:
     """Names defined in the code: worker counters, exporter gauges, the availability cache."""
     names: set[str] = set()
-    for source in [*(REPO / "shared").rglob("*.py"), *(REPO / "worker").rglob("*.py")]:
+    sources = [p for part in ("shared", "worker", "schedq") for p in (REPO / part).rglob("*.py")]
+    for source in sources:
         text = source.read_text()
         names |= set(re.findall(r'"(schedq_[a-z_]+)"', text))
     return names

@@ -66,7 +66,7 @@ def test_holiday_and_exception_and_external_busy() -> None:
         "APPOINTMENT_ON_HOLIDAY"
     ]
     vacation = Closure(at(0), at(0, day=MONDAY + timedelta(days=1)), "vacation", "v1")
-    assert check_codes(inputs(exceptions=(vacation,)), at(8), at(8, 30)) == [
+    assert check_codes(inputs(closures=(vacation,)), at(8), at(8, 30)) == [
         "APPOINTMENT_IN_EXCEPTION"
     ]
     busy = (at(8, 15), at(8, 45))
@@ -77,7 +77,7 @@ def test_holiday_and_exception_and_external_busy() -> None:
 
 def test_override_open_adds_time_even_on_a_holiday_but_closures_win() -> None:
     opened = Closure(at(14), at(16), "override_open", "o1")
-    s = inputs(exceptions=(opened,), holidays=frozenset({MONDAY}))
+    s = inputs(closures=(opened,), holidays=frozenset({MONDAY}))
     assert check_codes(s, at(14), at(14, 30)) == []
     assert [x.start for x in availability(s, at(0), at(23))] == [
         at(14),
@@ -86,7 +86,7 @@ def test_override_open_adds_time_even_on_a_holiday_but_closures_win() -> None:
         at(15, 30),
     ]
     closed = Closure(at(15), at(16), "override_close", "c1")
-    s = inputs(exceptions=(opened, closed))
+    s = inputs(closures=(opened, closed))
     assert check_codes(s, at(15), at(15, 30)) == ["APPOINTMENT_IN_EXCEPTION"]
 
 
@@ -125,7 +125,7 @@ def test_availability_lists_remaining_capacity() -> None:
 def test_conflicts_name_the_reason() -> None:
     booked = [Booking("a", at(8), at(8, 30), 1), Booking("b", at(9), at(9, 30), 2)]
     vacation = Closure(at(8), at(8, 30), "sick_leave", "s1")
-    found = find_conflicts(inputs(exceptions=(vacation,)), booked)
+    found = find_conflicts(inputs(closures=(vacation,)), booked)
     assert [(c.booking.id, c.reasons) for c in found] == [
         ("a", ("APPOINTMENT_IN_EXCEPTION",)),
         ("b", ("SEAT_BEYOND_CAPACITY",)),

@@ -10,7 +10,7 @@ import pytest
 from caldav.lib import error as dav_error
 
 from shared.errors import Category
-from worker.services.providers import map_provider_error, resolved_url, retry_after_seconds
+from worker.calendar.providers import map_provider_error, resolved_url, retry_after_seconds
 
 
 def test_retry_after_accepts_seconds_and_http_dates() -> None:

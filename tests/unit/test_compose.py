@@ -13,7 +13,7 @@ import pytest
 import typer
 import yaml
 
-from shared.cli.main import app
+from schedq.cli.main import app
 from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ def test_image_entrypoint_is_the_schedq_console_script() -> None:
     dockerfile = (REPO / ".ci" / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["schedq"]' in dockerfile
     pyproject = (REPO / "pyproject.toml").read_text()
-    assert 'schedq = "shared.cli.main:main"' in pyproject
+    assert 'schedq = "schedq.cli.main:main"' in pyproject
 
 
 @pytest.mark.parametrize("name", sorted(SCHEDQ_SERVICES))

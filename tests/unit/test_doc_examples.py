@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.jobs import get_kind
+from shared.kinds import get_kind
 from shared.payloads import parse_payload
 from tests.doc_examples import EXAMPLES, ORDER, example
 

@@ -14,7 +14,7 @@ from sqlalchemy import exc as sa_errors
 
 from shared.errors import Category, SchedqError, Severity
 from shared.settings import Settings
-from worker.error_map import classify, retry_after_seconds
+from worker.pipeline.error_map import classify, retry_after_seconds
 
 SECRET_SQL = "SELECT password FROM staff WHERE host='db-primary.internal.example'"
 SECRET_HOST = "db-primary.internal.example"

@@ -6,17 +6,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.domain.exceptions import AddExceptionPayload, resolve_exception
+from shared.domain.closures import AddClosurePayload, resolve_closure
 from shared.domain.holidays import SetHolidaysPayload, check_holidays
 
 HOURS = ("06:00", "22:00")
 
 
 def resolve(zone: str = "Europe/Berlin", **kw: Any) -> tuple[Any, list[str]]:
-    payload = AddExceptionPayload.model_validate(
+    payload = AddClosurePayload.model_validate(
         {"doctor_id": "d", "exception_id": "e1", "kind": kw.pop("kind", "vacation"), **kw}
     )
-    span, violations = resolve_exception(payload, ZoneInfo(zone), HOURS)
+    span, violations = resolve_closure(payload, ZoneInfo(zone), HOURS)
     return span, [f"{v.code}@{v.path}" for v in violations]
 
 
@@ -97,7 +97,7 @@ def test_local_range_must_not_carry_an_offset() -> None:
         "range": {"start": "2026-01-05T08:00:00+01:00", "end": "2026-01-05T12:00"},
     }
     try:
-        parse_payload(AddExceptionPayload, payload)
+        parse_payload(AddClosurePayload, payload)
     except SchedqError as exc:
         violations = exc.details["violations"]
     assert [(v["code"], v["path"]) for v in violations] == [("OFFSET_NOT_ALLOWED", "range.start")]

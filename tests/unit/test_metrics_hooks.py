@@ -5,8 +5,8 @@ from __future__ import annotations
 from prometheus_client import REGISTRY
 
 from shared.errors import Category, SchedqError
-from worker.executor import Decision
-from worker.metrics_hooks import kind_of, record
+from worker.pipeline.executor import Decision
+from worker.runtime.metrics_hooks import kind_of, record
 
 KIND = "set_working_plan"
 

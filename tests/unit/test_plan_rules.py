@@ -8,7 +8,7 @@ import pytest
 
 from shared.domain.plan import WorkingPlanPayload
 from shared.domain.plan_rules import check_plan
-from worker.services.plans import unused_minutes
+from worker.scheduling.plans import unused_minutes
 
 
 def plan(shifts: list[dict[str, Any]], **extra: Any) -> WorkingPlanPayload:

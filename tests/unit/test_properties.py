@@ -84,7 +84,7 @@ def schedules(draw: st.DrawFn) -> tuple[ScheduleInputs, date, list[tuple[int, in
     )
     holidays = frozenset({day}) if draw(st.booleans()) and draw(st.booleans()) else frozenset()
     inputs = ScheduleInputs(
-        zone=tz, plans=(plan,), exceptions=exceptions, holidays=holidays, external_busy=busy
+        zone=tz, plans=(plan,), closures=exceptions, holidays=holidays, external_busy=busy
     )
     return inputs, day, breaks
 
@@ -109,7 +109,7 @@ def _fields(inputs: ScheduleInputs) -> dict[str, object]:
     return {
         "zone": inputs.zone,
         "plans": inputs.plans,
-        "exceptions": inputs.exceptions,
+        "closures": inputs.closures,
         "holidays": inputs.holidays,
         "external_busy": inputs.external_busy,
     }
@@ -131,8 +131,8 @@ def test_offered_slots_avoid_breaks_exceptions_and_respect_capacity(
     plan = base.plans[0]
     inputs = _book_some(base, day, picks)
     lo, hi = day_bounds(day, inputs.zone)
-    opened = [(e.start, e.end) for e in inputs.exceptions if e.opens]
-    closed = [(e.start, e.end) for e in inputs.exceptions if not e.opens]
+    opened = [(e.start, e.end) for e in inputs.closures if e.opens]
+    closed = [(e.start, e.end) for e in inputs.closures if not e.opens]
     break_spans = [
         (local_instant(day, a, inputs.zone), local_instant(day, b, inputs.zone)) for a, b in breaks
     ]

@@ -10,12 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import dlq
-from shared.celery_config import celery_config
+from schedq.ops import dlq
 from shared.errors import SchedqError
 from shared.settings import Settings
-from worker import poison, startup_checks
-from worker.executor import backoff
+from worker.pipeline.executor import backoff
+from worker.reliability import poison
+from worker.runtime import startup_checks
+from worker.runtime.config import worker_config
 
 JOB_TASKS = {"schedq.schedule.set_working_plan"}
 TASK = "schedq.schedule.set_working_plan"
@@ -79,7 +80,7 @@ def test_every_refusal_code_is_documented() -> None:
 
 def test_default_config_passes_the_startup_check() -> None:
     s = Settings()
-    assert startup_checks.problems(celery_config(s), s) == []
+    assert startup_checks.problems(worker_config(s), s) == []
 
 
 @pytest.mark.parametrize(
@@ -94,15 +95,8 @@ def test_default_config_passes_the_startup_check() -> None:
 )
 def test_unsafe_celery_settings_are_named(change: dict[str, object], needle: str) -> None:
     s = Settings()
-    found = startup_checks.problems({**celery_config(s), **change}, s)
+    found = startup_checks.problems({**worker_config(s), **change}, s)
     assert any(needle in p for p in found)
-
-
-def test_test_hooks_are_refused_in_production() -> None:
-    s = Settings(env="production", test_hooks=True)
-    assert "SCHEDQ_TEST_HOOKS must never be enabled in production" in startup_checks.problems(
-        celery_config(s), s
-    )
 
 
 def test_dlq_filters_and_durations_parse() -> None:

@@ -46,7 +46,7 @@ def test_cross_field_rule_names_both_variables() -> None:
 def test_process_stops_with_one_line_and_exit_code_2() -> None:
     env = {**os.environ, "SCHEDQ_MAX_RETRIES": "lots"}
     proc = subprocess.run(
-        [sys.executable, "-m", "shared.cli.main", "job", "x"],
+        [sys.executable, "-m", "schedq.cli.main", "job", "x"],
         env=env,
         capture_output=True,
         text=True,

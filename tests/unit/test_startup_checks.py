@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from shared.celery_config import celery_config
 from shared.settings import Settings
-from worker.startup_checks import UnsafeConfig, check, problems
+from worker.runtime.config import worker_config
+from worker.runtime.startup_checks import UnsafeConfig, check, problems
 
 
 def conf(settings: Settings, **over: Any) -> dict[str, Any]:
-    return {**celery_config(settings), **over}
+    return {**worker_config(settings), **over}
 
 
 def test_shipped_configuration_passes() -> None:

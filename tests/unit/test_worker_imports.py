@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from worker.error_map import RULES
-from worker.handlers import HANDLERS
+from worker.pipeline.error_map import RULES
+from worker.pipeline.handlers import HANDLERS
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Calendar jobs (imported on their first job by worker.handlers), the CLI, migrations.
+# Calendar jobs (imported on their first job by worker.pipeline.handlers), the CLI, migrations.
 NOT_AT_WORKER_IMPORT = (
     "icalendar",
     "recurring_ical_events",
@@ -25,11 +25,11 @@ NOT_AT_WORKER_IMPORT = (
     "niquests",
     "httpx",
     "pybreaker",
-    "worker.services.calendar_sync",
-    "worker.services.calendar_publish",
+    "worker.calendar.sync",
+    "worker.calendar.publish",
     "typer",
     "rich",
-    "shared.cli",
+    "schedq.cli",
     "alembic",
     "shared.db.migrate",
 )
@@ -42,15 +42,15 @@ def test_worker_app_does_not_import_calendar_cli_or_migration_libraries() -> Non
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     loaded = set(json.loads(done.stdout.splitlines()[-1]))
-    assert "worker.handlers" in loaded
+    assert "worker.pipeline.handlers" in loaded
     unwanted = [m for m in NOT_AT_WORKER_IMPORT if m in loaded]
     assert unwanted == []
 
 
 @pytest.mark.parametrize(
     ("kind", "module"),
-    [("sync_calendar", "worker.services.calendar_sync"),
-     ("publish_calendar", "worker.services.calendar_publish")],
+    [("sync_calendar", "worker.calendar.sync"),
+     ("publish_calendar", "worker.calendar.publish")],
 )  # fmt: skip
 def test_deferred_handlers_call_their_service(
     kind: str, module: str, monkeypatch: pytest.MonkeyPatch

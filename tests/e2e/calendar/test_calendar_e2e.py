@@ -50,11 +50,11 @@ def test_beat_tick_in_a_worker_submits_a_sync_that_succeeds(
 ) -> None:
     from sqlalchemy import select
 
-    from shared.broker import producer_app
-    from shared.db.ledger import Job
+    from shared.db.jobs import Job
     from shared.db.uow import UnitOfWork
+    from shared.ledger.publish import producer_app
     from tests.conftest import wait_until
-    from worker.tasks.calendar_beat import TASK_NAME
+    from worker.calendar.beat_task import TASK_NAME
 
     doctor = make_doctor(f"e2e-beat-{uid}")
     path = f"/beat-{uid}.ics"
@@ -90,7 +90,7 @@ def retry_worker(
     """A worker on its own calendar queue with an integral backoff base.
 
     The shared e2e worker runs with SCHEDQ_RETRY_BACKOFF_BASE=0.2, and the foundation's
-    ``worker.executor.backoff`` hands that float to celery's full-jitter helper, whose
+    ``worker.pipeline.executor.backoff`` hands that float to celery's full-jitter helper, whose
     ``random.randrange`` refuses non-integers: every retry there crashes (reported to the
     integrator). This worker keeps the retry path testable until that is fixed.
     """

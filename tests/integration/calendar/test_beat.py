@@ -8,13 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from producers.client import Client
 from shared.calendar_settings import CalendarSettings
-from shared.db.ledger import PENDING_STATUSES, Job
+from shared.db.jobs import PENDING_STATUSES, Job
 from shared.db.uow import UnitOfWork
+from shared.settings import get_settings
 from tests.calendar_support import make_doctor, run
-from worker.beat_schedule import BEAT_SCHEDULE
-from worker.services.calendar_beat import bucket, enqueue_due_syncs, phase
+from worker.calendar.beat import bucket, enqueue_due_syncs, phase
 
 pytestmark = pytest.mark.usefixtures("database_url", "redis_url")
 SETTINGS = CalendarSettings(sync_interval_seconds=600, sync_jitter_seconds=120)
@@ -52,28 +51,33 @@ def test_beat_submits_one_sync_per_active_import_link_per_interval(uid: str) -> 
     active = link(f"http://127.0.0.1:9/{uid}.ics", kind="ics")
     inactive = link(f"http://127.0.0.1:9/{uid}-off.ics", kind="ics", active=False)
     export = link(f"http://127.0.0.1:9/{uid}/", kind="caldav", direction="export")
-    client = Client(submitter="beat-test")
+    settings = get_settings()
     now = datetime.now(UTC)
 
-    assert enqueue_due_syncs(client, SETTINGS, now) >= 1
+    assert enqueue_due_syncs(settings, SETTINGS, now) >= 1
     jobs = sync_jobs(active)
     assert len(jobs) == 1 and jobs[0][1].startswith(f"sync_calendar:{active}:")
     assert sync_jobs(inactive) == [] and sync_jobs(export) == []
 
-    enqueue_due_syncs(client, SETTINGS, now + timedelta(seconds=5))  # a second tick, same interval
+    enqueue_due_syncs(
+        settings, SETTINGS, now + timedelta(seconds=5)
+    )  # a second tick, same interval
     assert len(sync_jobs(active)) == 1
 
     later = now + timedelta(seconds=SETTINGS.sync_interval_seconds)
     still_pending = sync_jobs(active)[0][0] in PENDING_STATUSES
-    enqueue_due_syncs(client, SETTINGS, later)
+    enqueue_due_syncs(settings, SETTINGS, later)
     # Never a second sync of a link while one is queued or running; otherwise the next one.
     assert len(sync_jobs(active)) == (1 if still_pending else 2)
 
 
-def test_beat_schedule_names_the_registered_task() -> None:
+def test_beat_schedule_names_registered_tasks() -> None:
     from worker.app import app
 
-    entry = BEAT_SCHEDULE["calendar-enqueue-due-syncs"]
-    assert entry["task"] in app.tasks
+    schedule = app.conf.beat_schedule
+    assert set(schedule) == {"schedq-reconcile", "calendar-enqueue-due-syncs"}
+    for entry in schedule.values():
+        assert entry["task"] in app.tasks
+    entry = schedule["calendar-enqueue-due-syncs"]
     assert entry["options"]["queue"] == "calendar"
     assert 0 < entry["schedule"] <= 60

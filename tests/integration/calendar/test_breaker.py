@@ -15,7 +15,7 @@ from shared.errors import SchedqError
 from shared.settings import get_settings
 from tests.calendar_servers import FeedServer, Route
 from tests.calendar_support import ics, make_doctor, run, vevent
-from worker.services import breaker
+from worker.calendar import breaker
 
 pytestmark = pytest.mark.usefixtures("database_url", "redis_url")
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from shared.db.uow import UnitOfWork
 from tests.calendar_support import busy, make_doctor, run
-from worker.services import busy_store
+from worker.calendar import busy_store
 
 pytestmark = pytest.mark.usefixtures("database_url")
 BASE = datetime(2026, 12, 1, tzinfo=UTC)

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from shared.db.calendar import CalendarLink
-from shared.db.ledger import AuditEntry
+from shared.db.jobs import AuditEntry
 from shared.db.schedule import Appointment
 from shared.db.uow import UnitOfWork
 from shared.errors import Category, SchedqError

@@ -149,7 +149,7 @@ def test_schedq_ics_prints_a_feed_with_only_the_opaque_reference(
 ) -> None:
     from typer.testing import CliRunner
 
-    from shared.cli.main import app
+    from schedq.cli.main import app
 
     doctor, _cal, _ = setup(radicale_server, uid)
     appt = add_appointment(doctor, datetime.combine(next_monday(), time(16), BERLIN))

@@ -1,0 +1,202 @@
+"""``schedq``: submit jobs, read outcomes, run workers, migrate, Flower and the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from schedq.cli.availability import availability as availability_command
+from schedq.cli.calendar import ics as ics_command
+from schedq.cli.dlq import app as dlq_app
+from schedq.cli.output import console, emit_json, job_table, show_error
+from shared.errors import Category, SchedqError, Severity
+
+app = typer.Typer(
+    help="schedq: durable schedule-change and calendar-sync jobs for doctors' schedules.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command(name="ics")(ics_command)
+
+app.add_typer(dlq_app, name="dlq")
+
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document instead of a table.")
+]
+
+
+@app.command()
+def submit(
+    kind: Annotated[str, typer.Argument(help="Job kind, e.g. set_working_plan.")],
+    file: Annotated[Path, typer.Option("--file", "-f", help="JSON payload file ('-' for stdin).")],
+    wait: Annotated[bool, typer.Option(help="Wait until the job is finished.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 60.0,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="Same key + same payload = same job.")
+    ] = None,
+    correlation_id: Annotated[
+        str | None, typer.Option(help="Carried into logs, ledger and audit.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Submit one job; prints its id (and its outcome with --wait)."""
+    from producers.client import Client
+
+    try:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+        payload = json.loads(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        show_error(
+            SchedqError(
+                "PAYLOAD_UNREADABLE",
+                f"Could not read a JSON payload: {exc}",
+                Category.VALIDATION,
+                Severity.LOW,
+            ),
+            as_json,
+        )
+        raise typer.Exit(2) from None
+    client = Client(submitter=os.environ.get("SCHEDQ_SUBMITTER", "cli"))
+    try:
+        view = client.submit(kind, payload, idempotency_key, correlation_id)
+        if wait:
+            view = client.wait(view.id, timeout=timeout)
+    except SchedqError as exc:
+        show_error(exc, as_json)
+        raise typer.Exit(2) from None
+    _show_job(view.model_dump(), as_json)
+    if wait and view.status != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command()
+def job(job_id: Annotated[str, typer.Argument(help="Job id.")], as_json: JsonOpt = False) -> None:
+    """Show a job's status and outcome."""
+    from producers.client import get_job
+
+    try:
+        view = get_job(job_id)
+    except SchedqError as exc:
+        show_error(exc, as_json)
+        raise typer.Exit(2) from None
+    _show_job(view.model_dump(), as_json)
+
+
+def _show_job(job: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(job)
+    else:
+        console.print(job_table(job))
+
+
+@app.command()
+def worker(
+    queues: Annotated[
+        str, typer.Option(help="Comma-separated queues to consume.")
+    ] = "schedule,calendar",
+    concurrency: Annotated[int, typer.Option(help="Pool processes (or threads).")] = 2,
+    pool: Annotated[str, typer.Option(help="prefork, threads or solo.")] = "prefork",
+    hostname: Annotated[str | None, typer.Option(help="Worker node name.")] = None,
+    loglevel: Annotated[str | None, typer.Option(help="Overrides SCHEDQ_LOG_LEVEL.")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics here (SCHEDQ_METRICS_PORT).")
+    ] = None,
+) -> None:
+    """Run a Celery worker (refuses to start with an unsafe configuration)."""
+    from schedq.ops.metrics_dir import prepare
+    from shared.settings import get_settings, reset_settings_cache
+
+    # Before worker.app imports prometheus-client: multiprocess mode, last run's files wiped.
+    prepare()
+    if metrics_port is not None:
+        os.environ["SCHEDQ_METRICS_PORT"] = str(metrics_port)
+        reset_settings_cache()
+    from worker.app import app as celery_app
+
+    argv = ["worker", "-Q", queues, "-c", str(concurrency), "-P", pool, "-E"]
+    argv += ["--loglevel", loglevel or get_settings().log_level]
+    if hostname:
+        argv += ["-n", hostname]
+    celery_app.worker_main(argv)
+
+
+@app.command()
+def beat(
+    schedule_file: Annotated[
+        Path, typer.Option(help="Where beat keeps its last-run times.")
+    ] = Path(".schedq/celerybeat-schedule"),
+    loglevel: Annotated[str | None, typer.Option(help="Overrides SCHEDQ_LOG_LEVEL.")] = None,
+) -> None:
+    """Run Celery beat (the reconciler every SCHEDQ_RECONCILE_INTERVAL_SECONDS). Run only one."""
+    from shared.settings import get_settings
+    from worker.app import app as celery_app
+
+    schedule_file.parent.mkdir(parents=True, exist_ok=True)
+    level = loglevel or get_settings().log_level
+    celery_app.start(["beat", "-s", str(schedule_file), "--loglevel", level])
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the newest migration."""
+    from shared.db.migrate import upgrade_to_head
+    from shared.settings import get_settings
+
+    upgrade_to_head(get_settings().database_url)
+    console.print("database at head")
+
+
+@app.command()
+def flower(
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 5555,
+    address: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+) -> None:
+    """Run Flower (task events on; basic auth from SCHEDQ_FLOWER_BASIC_AUTH outside development)."""
+    from shared.settings import get_settings
+    from worker.app import app as celery_app
+
+    settings = get_settings()
+    argv = ["flower", f"--port={port}", f"--address={address}"]
+    if settings.flower_basic_auth:
+        argv.append(f"--basic-auth={settings.flower_basic_auth}")
+    elif settings.env != "development":
+        console.print("[red]SCHEDQ_FLOWER_BASIC_AUTH is required outside development[/]")
+        raise typer.Exit(2)
+    celery_app.start(argv)
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="Folder for the embedded servers' data.")] = Path(
+        ".schedq"
+    ),
+    doctors: Annotated[int, typer.Option(help="How many doctors the sample workload covers.")] = 6,
+    flower_port: Annotated[int, typer.Option(help="Flower port (0 picks a free one).")] = 0,
+    keep_seconds: Annotated[
+        float, typer.Option(help="Keep servers up this long after the run.")
+    ] = 0,
+) -> None:
+    """Start embedded servers (unless SCHEDQ_DATABASE_URL/BROKER_URL are set), run a workload."""
+    from schedq.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(data_dir, doctors, flower_port, keep_seconds))
+
+
+app.command("availability")(availability_command)
+
+from schedq.cli import ops as _ops  # noqa: E402  (exporter, stats, health)
+
+_ops.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Prometheus metrics as Celery signal hooks: services and tasks never touch a metric.
+
+The task adapter leaves the executor's ``Decision`` on ``task.request.schedq_decision``; the hooks
+read the outcome from it, so nothing is queried again. The node's HTTP endpoint runs in the
+worker's main process (which runs no jobs) and merges the pool processes' multiprocess files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from celery.signals import (
+    task_postrun,
+    task_prerun,
+    task_retry,
+    worker_init,
+    worker_process_shutdown,
+)
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
+
+from shared import metrics
+from shared.kinds import KINDS
+from shared.settings import get_settings
+from worker.pipeline.executor import Decision
+
+log = logging.getLogger("schedq.metrics")
+
+# Deliveries that did real work; waits, duplicates and dropped messages would blur the latency.
+_TIMED = frozenset({"succeeded", "rejected", "dead", "retry", "error"})
+_started: dict[str, float] = {}
+
+
+def kind_of(task_name: str | None, decision: Decision | None = None) -> str:
+    """A bounded label: a known kind, else "unknown" (never a free-form string)."""
+    name = (decision.kind if decision and decision.kind else None) or (task_name or "")
+    name = name.rsplit(".", 1)[-1]
+    return name if name in KINDS else "unknown"
+
+
+def outcome_of(decision: Decision | None, state: str | None) -> str:
+    if decision is None:
+        return "error" if state == "FAILURE" else "dropped"
+    return decision.action
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, list | tuple | dict):
+        return len(value)
+    return 0
+
+
+def _conflicts(kind: str, decision: Decision) -> None:
+    err, result = decision.error, decision.result or {}
+    if err is not None and "CONFLICT" in err.code and err.code != "IDEMPOTENCY_CONFLICT":
+        strategy = str(err.details.get("strategy") or "reject")
+        n = _count(err.details.get("conflicts")) or 1
+    elif _count(result.get("conflicts")):
+        strategy = str(result.get("strategy") or "flag")
+        n = _count(result.get("conflicts"))
+    else:
+        return
+    strategy = strategy if strategy in metrics.STRATEGIES else "other"
+    metrics.CONFLICTS.labels(kind=kind, strategy=strategy).inc(n)
+
+
+def _calendar(result: Mapping[str, Any]) -> None:
+    synced = result.get("events_synced")
+    counts: dict[str, int] = {}
+    if isinstance(synced, Mapping):
+        counts = {str(k): _count(v) for k, v in synced.items()}
+    else:
+        for key, direction in (
+            ("imported", "import"),
+            ("exported", "export"),
+            ("removed", "delete"),
+        ):
+            counts[direction] = _count(result.get(key))
+    for direction, n in counts.items():
+        if direction in metrics.DIRECTIONS and n > 0:
+            metrics.CALENDAR_EVENTS.labels(direction=direction).inc(n)
+
+
+def record(kind: str, decision: Decision | None, state: str | None, seconds: float | None) -> str:
+    """Count one finished delivery; returns the outcome label used."""
+    outcome = outcome_of(decision, state)
+    metrics.JOBS.labels(kind=kind, outcome=outcome).inc()
+    if seconds is not None and outcome in _TIMED:
+        metrics.DURATION.labels(kind=kind).observe(seconds)
+    if decision is None:
+        return outcome
+    err = decision.error
+    if outcome == "dead" and err is not None:
+        metrics.DEAD_LETTERS.labels(kind=kind, code=err.code).inc()
+    if outcome == "rejected" and err is not None and str(err.category) == "VALIDATION":
+        codes = [str(v.get("code")) for v in err.details.get("violations", []) if v.get("code")]
+        for code in codes or [err.code]:
+            metrics.VALIDATION_FAILURES.labels(code=code).inc()
+    _conflicts(kind, decision)
+    if decision.result:
+        _calendar(decision.result)
+    return outcome
+
+
+@task_prerun.connect
+def _started_at(task_id: str | None = None, **_: Any) -> None:
+    if task_id:
+        _started[task_id] = time.perf_counter()
+
+
+@task_postrun.connect
+def _finished(
+    task_id: str | None = None, task: Any = None, state: str | None = None, **_: Any
+) -> None:
+    start = _started.pop(task_id or "", None)
+    seconds = time.perf_counter() - start if start is not None else None
+    decision = getattr(getattr(task, "request", None), "schedq_decision", None)
+    record(kind_of(getattr(task, "name", None), decision), decision, state, seconds)
+
+
+@task_retry.connect
+def _retried(sender: Any = None, request: Any = None, **_: Any) -> None:
+    decision = getattr(request, "schedq_decision", None)
+    # "wait" also retries (per-doctor order), but nothing failed: not a retry for operators.
+    if decision is not None and decision.action == "retry" and decision.error is not None:
+        kind = kind_of(getattr(sender, "name", None), decision)
+        metrics.RETRIES.labels(kind=kind, category=str(decision.error.category)).inc()
+
+
+def registry() -> CollectorRegistry:
+    """Merged view of every process of this node (multiprocess), else this process only."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged)
+    return merged
+
+
+@worker_init.connect
+def _serve_metrics(**_: Any) -> None:
+    settings = get_settings()
+    if not settings.metrics_port:
+        return
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        log.warning("PROMETHEUS_MULTIPROC_DIR unset: only this process's metrics are served")
+    start_http_server(settings.metrics_port, addr=settings.metrics_address, registry=registry())
+    log.info("metrics on http://%s:%s/metrics", settings.metrics_address, settings.metrics_port)
+
+
+@worker_process_shutdown.connect
+def _mark_dead(**_: Any) -> None:
+    # Live gauges of a replaced pool child must not linger; counters keep their totals.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(os.getpid())

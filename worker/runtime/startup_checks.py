@@ -1,0 +1,64 @@
+"""Refuse to start a worker whose Celery settings could lose, duplicate or loop jobs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from shared.settings import Settings
+from worker.runtime.config import SCREENING_CONSUMER
+
+
+class UnsafeConfig(RuntimeError):
+    pass
+
+
+def problems(conf: Mapping[str, Any], settings: Settings) -> list[str]:
+    out: list[str] = []
+    if conf.get("task_serializer") != "json" or set(conf.get("accept_content") or ()) != {"json"}:
+        out.append("only JSON may be accepted (pickle would run code from the broker)")
+    if not conf.get("task_acks_late") or not conf.get("task_reject_on_worker_lost"):
+        out.append("task_acks_late and task_reject_on_worker_lost must both be on")
+    if conf.get("worker_prefetch_multiplier") != 1:
+        out.append("worker_prefetch_multiplier must be 1")
+    soft, hard = conf.get("task_soft_time_limit"), conf.get("task_time_limit")
+    if not soft or not hard or soft >= hard:
+        out.append("task_soft_time_limit must be set and below task_time_limit")
+    vt = (conf.get("broker_transport_options") or {}).get("visibility_timeout")
+    if not vt:
+        out.append("broker visibility_timeout must be set")
+    else:
+        # A countdown/ETA or a run longer than the visibility timeout makes Redis redeliver a
+        # message that is still held: the job would run twice.
+        delays = {
+            "SCHEDQ_TIME_LIMIT": float(hard or 0),
+            "SCHEDQ_RETRY_BACKOFF_CAP": settings.retry_backoff_cap,
+            "SCHEDQ_ORDER_WAIT_SECONDS": settings.order_wait_seconds,
+            "SCHEDQ_RECONCILE_AFTER_SECONDS": float(settings.reconcile_after_seconds),
+        }
+        for name, seconds in delays.items():
+            if seconds >= vt:
+                out.append(f"{name} ({seconds:g}s) must be below SCHEDQ_VISIBILITY_TIMEOUT ({vt}s)")
+    if not conf.get("worker_max_memory_per_child"):
+        out.append("worker_max_memory_per_child must be set")
+    if conf.get("worker_consumer") != SCREENING_CONSUMER:
+        out.append(f"worker_consumer must be {SCREENING_CONSUMER} (poison messages are screened)")
+    if not conf.get("worker_send_task_events"):
+        out.append("task events must be on (Flower needs them)")
+    return out
+
+
+def check(conf: Mapping[str, Any], settings: Settings) -> None:
+    found = problems(conf, settings)
+    if found:
+        raise UnsafeConfig("unsafe worker configuration: " + "; ".join(found))
+
+
+def exit_if_unsafe(conf: Mapping[str, Any], settings: Settings) -> None:
+    """Stop the process with one line per problem and exit code 2."""
+    found = problems(conf, settings)
+    for problem in found:
+        print(f"schedq: unsafe worker configuration: {problem}", file=sys.stderr)
+    if found:
+        raise SystemExit(2)

@@ -1,0 +1,106 @@
+"""Conflicts between a schedule change and booked appointments, and the strategies that settle them.
+
+A service applies its change first (same transaction), then calls :func:`settle` for the range
+it touched. The job's ``on_conflict`` picks the strategy:
+- ``reject`` (default): raise; the transaction rolls back, nothing is applied, and the job's
+  error lists the conflicting appointments.
+- ``flag``: the change stays; each appointment gets ``needs_reschedule = true`` (audited).
+- ``force``: the change stays; each appointment is cancelled with an audit row of its own.
+No strategy deletes a row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.db.schedule import Appointment
+from shared.db.uow import UnitOfWork
+from shared.domain.conflicts import Conflict, find_conflicts
+from shared.errors import Category, SchedqError, Severity
+from shared.schedule_reader import DoctorRef, active_appointments, booking_of, load_inputs
+from worker.pipeline.context import JobContext
+from worker.scheduling import audit
+
+Strategy = Callable[[UnitOfWork, JobContext, list[Conflict]], None]
+
+
+def appointment_state(row: Appointment) -> dict[str, Any]:
+    return {
+        "starts_at": row.starts_at.isoformat(),
+        "ends_at": row.ends_at.isoformat(),
+        "seat": row.seat,
+        "status": row.status,
+        "patient_ref": row.patient_ref,
+        "needs_reschedule": row.needs_reschedule,
+    }
+
+
+def _reject(uow: UnitOfWork, ctx: JobContext, conflicts: list[Conflict]) -> None:
+    raise SchedqError(
+        "BOOKED_APPOINTMENTS_CONFLICT",
+        f"The change would leave {len(conflicts)} booked appointment(s) without room; nothing "
+        f"was applied. Resubmit with on_conflict 'flag' or 'force' to apply it anyway.",
+        Category.BUSINESS_LOGIC,
+        Severity.LOW,
+        details={"strategy": "reject", "conflicts": [c.as_dict() for c in conflicts]},
+    )
+
+
+def _mark(
+    uow: UnitOfWork, ctx: JobContext, conflicts: list[Conflict], values: dict[str, Any], action: str
+) -> None:
+    for conflict in conflicts:
+        row = uow.session.get(Appointment, uuid.UUID(conflict.booking.id))
+        assert row is not None  # loaded in this transaction under the doctor's lock
+        before = appointment_state(row)
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.updated_at = datetime.now(UTC)
+        audit.record(
+            uow,
+            ctx,
+            entity="appointment",
+            entity_id=str(row.id),
+            action=action,
+            before=before,
+            after={**appointment_state(row), "reasons": list(conflict.reasons)},
+        )
+
+
+def _flag(uow: UnitOfWork, ctx: JobContext, conflicts: list[Conflict]) -> None:
+    _mark(uow, ctx, conflicts, {"needs_reschedule": True}, "flagged_for_reschedule")
+
+
+def _force(uow: UnitOfWork, ctx: JobContext, conflicts: list[Conflict]) -> None:
+    _mark(uow, ctx, conflicts, {"status": "cancelled"}, "cancelled_by_conflict")
+
+
+STRATEGIES: dict[str, Strategy] = {"reject": _reject, "flag": _flag, "force": _force}
+
+
+def settle(
+    uow: UnitOfWork,
+    ctx: JobContext,
+    doctor: DoctorRef,
+    strategy: str,
+    start: datetime,
+    end: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Find appointments in ``[start, end)`` the (already applied) change conflicts with.
+
+    Appointments already flagged ``needs_reschedule`` are known conflicts in someone's hands:
+    they neither block a later change nor get flagged or cancelled again.
+    """
+    uow.session.flush()
+    rows = [r for r in active_appointments(uow, doctor.id, start, end) if not r.needs_reschedule]
+    if not rows:
+        return []
+    bookings = [booking_of(r) for r in rows]
+    inputs = load_inputs(uow, doctor, min(b.start for b in bookings), max(b.end for b in bookings))
+    conflicts = find_conflicts(inputs, bookings)
+    if conflicts:
+        STRATEGIES[strategy](uow, ctx, conflicts)
+    return [{**c.as_dict(), "resolution": strategy} for c in conflicts]
