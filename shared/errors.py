@@ -71,37 +71,74 @@ class SchedqError(Exception):
         }
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One code of the catalogue: what kind of failure it is and what a person is told.
+
+    ``message`` is a ``str.format`` template filled from :func:`error`'s keyword arguments; it
+    never names hosts, SQL, stack traces or patient data.
+    """
+
+    category: Category
+    severity: Severity
+    message: str
+    retryable: bool = False
+
+
+# THE catalogue: every error code schedq reports, in one table (docs/errors.md lists them and
+# tests/unit/test_error_catalogue.py keeps the two equal). Codes are a public interface: add,
+# never rename.
+CATALOGUE: dict[str, Entry] = {
+    "VALIDATION_FAILED": Entry(Category.VALIDATION, Severity.LOW, "{summary}"),
+    "IDEMPOTENCY_CONFLICT": Entry(
+        Category.BUSINESS_LOGIC,
+        Severity.MEDIUM,
+        "This idempotency key was already used for a different request.",
+    ),
+    "UNKNOWN_JOB_KIND": Entry(
+        Category.VALIDATION, Severity.LOW, "'{kind}' is not a job kind schedq knows."
+    ),
+}
+
+
+def error(
+    code: str,
+    *,
+    details: dict[str, Any] | None = None,
+    retry_after: float | None = None,
+    **fields: Any,
+) -> SchedqError:
+    """The error for ``code`` from the catalogue, its message filled from ``fields``."""
+    entry = CATALOGUE[code]
+    return SchedqError(
+        code=code,
+        message=entry.message.format(**fields),
+        category=entry.category,
+        severity=entry.severity,
+        retryable=entry.retryable,
+        details=details or {},
+        retry_after=retry_after,
+    )
+
+
 def validation_failed(violations: list[Violation]) -> SchedqError:
     """All violations of one job reported together, so a producer can fix them in one go."""
     count = len(violations)
     first = violations[0].message if violations else "invalid input"
     message = first if count == 1 else f"{count} problems found; first: {first}"
-    return SchedqError(
-        code="VALIDATION_FAILED",
-        message=message,
-        category=Category.VALIDATION,
-        severity=Severity.LOW,
+    return error(
+        "VALIDATION_FAILED",
+        summary=message,
         details={"violations": [v.as_dict() for v in violations]},
     )
 
 
 def idempotency_conflict(key: str) -> SchedqError:
-    return SchedqError(
-        code="IDEMPOTENCY_CONFLICT",
-        message="This idempotency key was already used for a different request.",
-        category=Category.BUSINESS_LOGIC,
-        severity=Severity.MEDIUM,
-        details={"idempotency_key": key},
-    )
+    return error("IDEMPOTENCY_CONFLICT", details={"idempotency_key": key})
 
 
 def unknown_kind(kind: str) -> SchedqError:
-    return SchedqError(
-        code="UNKNOWN_JOB_KIND",
-        message=f"'{kind[:64]}' is not a job kind schedq knows.",
-        category=Category.VALIDATION,
-        severity=Severity.LOW,
-    )
+    return error("UNKNOWN_JOB_KIND", kind=kind[:64])
 
 
 def not_found(what: str, ident: str) -> SchedqError:

@@ -58,7 +58,7 @@ def test_submit_commits_ledger_row_then_publishes_only_the_id(
         assert (
             job is not None
             and job.payload["doctor_id"] == f"c-{uid}"
-            and job.doctor_id == f"c-{uid}"
+            and job.order_key == f"c-{uid}"
         )
     (message,) = queued_bodies(r, client.settings.schedule_queue)
     assert message["headers"]["task"] == "schedq.schedule.set_working_plan"
