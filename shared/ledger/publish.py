@@ -57,15 +57,6 @@ def publish_committed(settings: Settings, envelopes: Iterable[Envelope]) -> int:
             type(exc).__name__,
         )
         return 0
-    for env in envelopes:
-        log.info(
-            "job published",
-            extra={
-                "job_id": env.job_id,
-                "correlation_id": env.correlation_id,
-                "task_name": env.task_name,
-            },
-        )
     return sent
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -29,6 +30,7 @@ from shared.ledger.publish import Envelope, publish_committed
 from shared.payloads import parse_payload, schema_error
 from shared.settings import Settings
 
+log = logging.getLogger("schedq.producer")
 
 @dataclass(frozen=True)
 class JobRequest:
@@ -225,7 +227,16 @@ def submit_jobs(
                         row["correlation_id"],
                     )
                 )
-    # Committed: only now may anything reach the broker.
+    # Committed: the jobs are accepted, and only now may anything reach the broker.
+    for env in envelopes:
+        log.info(
+            "job accepted",
+            extra={
+                "job_id": env.job_id,
+                "correlation_id": env.correlation_id,
+                "task_name": env.task_name,
+            },
+        )
     publish_committed(settings, envelopes)
     return views
 
