@@ -37,6 +37,8 @@ _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "0
 _RETRYABLE_SQLSTATES |= {"08006", "08001", "08004", "53300", "53400"}
 
 
+# _err and _fixed build errors from literal fields; only the HTTP/httpx rows still use them,
+# until the provider-codes work (issue 11) moves those rows onto catalogue codes too.
 def _err(
     code: str, message: str, category: Category, severity: Severity, retryable: bool = False
 ) -> SchedqError:
