@@ -19,7 +19,7 @@ from shared.db.schedule import Doctor
 from shared.db.uow import UnitOfWork
 from shared.domain.booking import availability
 from shared.domain.timeline import local_instant
-from shared.errors import Category, SchedqError, Severity, Violation, not_found, validation_failed
+from shared.errors import Violation, error, not_found, validation_failed
 from shared.schedule_reader import load_inputs
 
 MAX_RANGE = timedelta(days=62)
@@ -76,13 +76,8 @@ def get_availability(
     except (sa_errors.OperationalError, sa_errors.InterfaceError) as exc:
         last = cache.last(request)
         if last is None:
-            raise SchedqError(
-                "DATABASE_UNAVAILABLE",
-                "The schedule database is unavailable and no earlier answer is cached.",
-                Category.DATABASE,
-                Severity.HIGH,
-                retryable=True,
-            ) from exc
+            # No earlier answer is cached to fall back on.
+            raise error("DATABASE_UNAVAILABLE") from exc
         return {**last, "cached": True, "possibly_stale": True}
     cache.put(request, version, answer)
     return {**answer, "cached": False}

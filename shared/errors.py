@@ -76,28 +76,161 @@ class Entry:
     """One code of the catalogue: what kind of failure it is and what a person is told.
 
     ``message`` is a ``str.format`` template filled from :func:`error`'s keyword arguments; it
-    never names hosts, SQL, stack traces or patient data.
+    never names hosts, SQL, stack traces or patient data. ``category`` None means the error
+    inherits the category of the error that caused it (given to :func:`error`).
     """
 
-    category: Category
+    category: Category | None
     severity: Severity
     message: str
     retryable: bool = False
 
 
+_V, _A, _AZ, _D, _B, _X, _S, _N, _T = (
+    Category.VALIDATION,
+    Category.AUTHENTICATION,
+    Category.AUTHORIZATION,
+    Category.DATABASE,
+    Category.BUSINESS_LOGIC,
+    Category.EXTERNAL_SERVICE,
+    Category.SYSTEM,
+    Category.NETWORK,
+    Category.TIMEOUT,
+)
+_LOW, _MEDIUM, _HIGH, _CRITICAL = Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL
+_RETRIED = "; the job will be retried."
+_CAL_RETRIED = "; the sync will be retried."
+_POISON = "A malformed message for this job was refused; an operator can replay the job."
+_CAL_REFUSED = "The calendar provider refused the credentials; fix the link's user or secret."
+
 # THE catalogue: every error code schedq reports, in one table (docs/errors.md lists them and
 # tests/unit/test_error_catalogue.py keeps the two equal). Codes are a public interface: add,
-# never rename.
+# never rename. Keep the keys in alphabetical order (fewer merge conflicts).
 CATALOGUE: dict[str, Entry] = {
-    "VALIDATION_FAILED": Entry(Category.VALIDATION, Severity.LOW, "{summary}"),
+    "APPOINTMENT_NOT_ACTIVE": Entry(_B, _LOW, "The appointment is already {status}."),
+    "APPOINTMENT_NOT_FOUND": Entry(_B, _LOW, "No appointment with id '{ident}' exists."),
+    "BOOKED_APPOINTMENTS_CONFLICT": Entry(
+        _B,
+        _LOW,
+        "The change would leave {count} booked appointment(s) without room; nothing was applied."
+        " Resubmit with on_conflict 'flag' or 'force' to apply it anyway.",
+    ),
+    "CACHE_ERROR": Entry(_S, _HIGH, "A shared service refused the request."),
+    "CACHE_UNAVAILABLE": Entry(
+        _N, _MEDIUM, "A shared service is briefly unavailable" + _RETRIED, True
+    ),
+    "CALENDAR_AUTH_REFUSED": Entry(_A, _HIGH, _CAL_REFUSED),
+    "CALENDAR_EDIT_RACE": Entry(
+        _X, _LOW, "The exported event kept changing remotely; the publish will be retried.", True
+    ),
+    "CALENDAR_FORBIDDEN": Entry(_AZ, _HIGH, _CAL_REFUSED),
+    "CALENDAR_LINK_NOT_FOUND": Entry(_B, _LOW, "No calendar link with id '{ident}' exists."),
+    "CALENDAR_NOT_FOUND": Entry(_X, _MEDIUM, "The linked calendar does not exist at the provider."),
+    "CALENDAR_PROVIDER_CIRCUIT_OPEN": Entry(
+        _X,
+        _MEDIUM,
+        "The calendar provider failed repeatedly; the sync waits before trying again.",
+        True,
+    ),
+    "CALENDAR_PROVIDER_ERROR": Entry(
+        _X, _MEDIUM, "The calendar provider is unavailable or busy" + _CAL_RETRIED, True
+    ),
+    "CALENDAR_RATE_LIMITED": Entry(
+        _X, _MEDIUM, "The calendar provider is unavailable or busy" + _CAL_RETRIED, True
+    ),
+    "CALENDAR_REQUEST_REFUSED": Entry(_X, _MEDIUM, "The calendar provider refused the request."),
+    "CALENDAR_SECRET_MISSING": Entry(
+        _A, _HIGH, "The secret this calendar link refers to is not configured on the workers."
+    ),
+    "CALENDAR_TIMEOUT": Entry(_T, _MEDIUM, "The calendar provider did not answer in time.", True),
+    "CALENDAR_UNREACHABLE": Entry(_N, _MEDIUM, "The calendar provider could not be reached.", True),
+    "CONSTRAINT_VIOLATED": Entry(_B, _LOW, "The change breaks a scheduling rule."),
+    "DATABASE_BUSY": Entry(_D, _MEDIUM, "The schedule database is busy" + _RETRIED, True),
+    "DATABASE_ERROR": Entry(_D, _HIGH, "The schedule database refused the change."),
+    "DATABASE_UNAVAILABLE": Entry(
+        _D,
+        _HIGH,
+        "The schedule database is briefly unavailable; jobs are retried, queries can be asked "
+        "again in a moment.",
+        True,
+    ),
+    "DEAD_LETTER_NOT_FOUND": Entry(_B, _LOW, "No dead letter with id '{ident}' exists."),
+    "DLQ_BAD_INPUT": Entry(_V, _LOW, "{problem}"),
+    "DOCTOR_NOT_FOUND": Entry(_B, _LOW, "No doctor with id '{ident}' exists."),
+    "DUPLICATE": Entry(_B, _LOW, "This record already exists."),
+    "EXCEPTION_NOT_FOUND": Entry(_B, _LOW, "No schedule exception with id '{ident}' exists."),
+    "ICS_EVENT_WITHOUT_UID": Entry(_V, _MEDIUM, "{problem}"),
+    "ICS_MALFORMED": Entry(_V, _MEDIUM, "{problem}"),
+    "ICS_NOT_A_CALENDAR": Entry(_V, _MEDIUM, "The content is not an iCalendar (no VCALENDAR)."),
+    "ICS_TOO_LARGE": Entry(_V, _MEDIUM, "The feed is larger than the {limit_bytes}-byte limit."),
     "IDEMPOTENCY_CONFLICT": Entry(
-        Category.BUSINESS_LOGIC,
-        Severity.MEDIUM,
-        "This idempotency key was already used for a different request.",
+        _B, _MEDIUM, "This idempotency key was already used for a different request."
     ),
-    "UNKNOWN_JOB_KIND": Entry(
-        Category.VALIDATION, Severity.LOW, "'{kind}' is not a job kind schedq knows."
+    "JOB_NOT_FOUND": Entry(_B, _LOW, "No job with id '{ident}' exists."),
+    "JOB_TIMEOUT": Entry(_T, _MEDIUM, "The job took too long" + _RETRIED, True),
+    "NETWORK_ERROR": Entry(_N, _MEDIUM, "A network call failed" + _RETRIED, True),
+    "PAYLOAD_UNREADABLE": Entry(_V, _LOW, "Could not read a JSON payload: {reason}"),
+    "POISON_BAD_ARGUMENTS": Entry(_V, _HIGH, _POISON),
+    "POISON_CONTENT_TYPE_REFUSED": Entry(_V, _HIGH, _POISON),
+    "POISON_MALFORMED_MESSAGE": Entry(_V, _HIGH, _POISON),
+    "POISON_MESSAGE_TOO_LARGE": Entry(_V, _HIGH, _POISON),
+    "POISON_UNKNOWN_JOB": Entry(_V, _HIGH, _POISON),
+    "POISON_UNKNOWN_MESSAGE_FORMAT": Entry(_V, _HIGH, _POISON),
+    "POISON_UNKNOWN_TASK": Entry(_V, _HIGH, _POISON),
+    "POISON_UNREADABLE_ENVELOPE": Entry(_V, _HIGH, _POISON),
+    "PROVIDER_ACCESS_DENIED": Entry(
+        _AZ, _HIGH, "The calendar provider does not allow this access; an operator must grant it."
     ),
+    "PROVIDER_AUTHENTICATION_FAILED": Entry(
+        _A, _HIGH, "The calendar provider refused our credentials; an operator must update them."
+    ),
+    "PROVIDER_RATE_LIMITED": Entry(
+        _X, _MEDIUM, "The calendar provider is busy or unavailable" + _RETRIED, True
+    ),
+    "PROVIDER_REFUSED": Entry(_X, _MEDIUM, "The calendar provider refused the request."),
+    "PROVIDER_TIMEOUT": Entry(
+        _T, _MEDIUM, "The calendar provider did not answer in time" + _RETRIED, True
+    ),
+    "PROVIDER_UNAVAILABLE": Entry(
+        _X, _MEDIUM, "The calendar provider is busy or unavailable" + _RETRIED, True
+    ),
+    "PROVIDER_UNREACHABLE": Entry(
+        _N, _MEDIUM, "The calendar provider could not be reached" + _RETRIED, True
+    ),
+    "REFERENCE_MISSING": Entry(_B, _LOW, "The job refers to something that does not exist."),
+    "RETRIES_EXHAUSTED": Entry(
+        None,
+        _HIGH,
+        "The job kept failing for a temporary reason and was set aside for an operator.",
+    ),
+    "SCHEDULE_CONFLICT": Entry(_B, _LOW, "The requested time overlaps an existing booking."),
+    "UNEXPECTED_ERROR": Entry(
+        _S, _CRITICAL, "The job failed unexpectedly and was set aside for an operator."
+    ),
+    "UNKNOWN_JOB": Entry(
+        _V, _MEDIUM, "A message named a job the ledger does not know; it was dropped."
+    ),
+    "UNKNOWN_JOB_KIND": Entry(_V, _LOW, "'{kind}' is not a job kind schedq knows."),
+    "VALIDATION_FAILED": Entry(_V, _LOW, "{summary}"),
+    "VALUE_TOO_LONG": Entry(_B, _LOW, "A value is longer than the schedule can store."),
+    "WORKER_CRASH_LOOP": Entry(
+        _S, _CRITICAL, "The job stopped its worker several times and was set aside for an operator."
+    ),
+    "WORKER_LOST": Entry(
+        _S,
+        _HIGH,
+        "The worker running the job stopped before it finished; the job was delivered again.",
+    ),
+}
+
+# not_found(what, ident): the entity word -> its code (explicit, so every code is in the table).
+NOT_FOUND = {
+    "appointment": "APPOINTMENT_NOT_FOUND",
+    "calendar_link": "CALENDAR_LINK_NOT_FOUND",
+    "dead_letter": "DEAD_LETTER_NOT_FOUND",
+    "doctor": "DOCTOR_NOT_FOUND",
+    "exception": "EXCEPTION_NOT_FOUND",  # a schedule closure; the public code keeps its word
+    "job": "JOB_NOT_FOUND",
 }
 
 
@@ -106,14 +239,20 @@ def error(
     *,
     details: dict[str, Any] | None = None,
     retry_after: float | None = None,
+    category: Category | None = None,
     **fields: Any,
 ) -> SchedqError:
-    """The error for ``code`` from the catalogue, its message filled from ``fields``."""
+    """The error for ``code`` from the catalogue, its message filled from ``fields``.
+
+    ``category`` is given only for an entry without one (it inherits its cause's category).
+    """
     entry = CATALOGUE[code]
+    if (entry.category is None) == (category is None):
+        raise ValueError(f"{code}: give a category exactly when the catalogue has none")
     return SchedqError(
         code=code,
         message=entry.message.format(**fields),
-        category=entry.category,
+        category=entry.category or category or Category.SYSTEM,
         severity=entry.severity,
         retryable=entry.retryable,
         details=details or {},
@@ -142,9 +281,4 @@ def unknown_kind(kind: str) -> SchedqError:
 
 
 def not_found(what: str, ident: str) -> SchedqError:
-    return SchedqError(
-        code=f"{what.upper()}_NOT_FOUND",
-        message=f"No {what} with id '{ident[:64]}' exists.",
-        category=Category.BUSINESS_LOGIC,
-        severity=Severity.LOW,
-    )
+    return error(NOT_FOUND[what], ident=ident[:64])

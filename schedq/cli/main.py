@@ -14,7 +14,7 @@ from schedq.cli.availability import availability as availability_command
 from schedq.cli.calendar import ics as ics_command
 from schedq.cli.dlq import app as dlq_app
 from schedq.cli.output import console, emit_json, job_table, show_error
-from shared.errors import Category, SchedqError, Severity
+from shared.errors import SchedqError, error
 
 app = typer.Typer(
     help="schedq: durable schedule-change and calendar-sync jobs for doctors' schedules.",
@@ -52,12 +52,7 @@ def submit(
         payload = json.loads(text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         show_error(
-            SchedqError(
-                "PAYLOAD_UNREADABLE",
-                f"Could not read a JSON payload: {exc}",
-                Category.VALIDATION,
-                Severity.LOW,
-            ),
+            error("PAYLOAD_UNREADABLE", reason=exc),
             as_json,
         )
         raise typer.Exit(2) from None

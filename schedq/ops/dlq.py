@@ -20,7 +20,7 @@ from sqlalchemy.sql import Select
 
 from shared.db.reliability import DeadLetter, PoisonMessage
 from shared.db.uow import UnitOfWork
-from shared.errors import Category, SchedqError, Severity
+from shared.errors import SchedqError, error, not_found
 from shared.ledger.publish import publish_committed
 from shared.ledger.replay import Replayed, replay_locked
 from shared.settings import Settings
@@ -30,16 +30,11 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def bad_input(message: str) -> SchedqError:
-    return SchedqError("DLQ_BAD_INPUT", message, Category.VALIDATION, Severity.LOW)
+    return error("DLQ_BAD_INPUT", problem=message)
 
 
 def letter_not_found(ident: str) -> SchedqError:
-    return SchedqError(
-        "DEAD_LETTER_NOT_FOUND",
-        f"No dead letter with id '{ident[:64]}' exists.",
-        Category.BUSINESS_LOGIC,
-        Severity.LOW,
-    )
+    return not_found("dead_letter", ident)
 
 
 def parse_duration(text: str) -> timedelta:

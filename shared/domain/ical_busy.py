@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import recurring_ical_events
 
-from shared.errors import Category, SchedqError, Severity
+from shared.errors import SchedqError, error
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,10 @@ class BusyInstance:
 
 
 def ics_error(code: str, message: str, **details: Any) -> SchedqError:
-    # Not retryable: the same bytes fail the same way; the next scheduled sync tries again.
-    return SchedqError(code, message, Category.VALIDATION, Severity.MEDIUM, details=details)
+    """The catalogue's ``code`` (not retryable: the same bytes fail the same way; the next
+    scheduled sync tries again). ``message`` fills a ``{problem}`` template; entries with a fixed
+    message, or one built from ``details`` (ICS_TOO_LARGE's ``limit_bytes``), ignore it."""
+    return error(code, details=details, **{**details, "problem": message})
 
 
 def _line_of(text: str, snippet: str) -> int | None:

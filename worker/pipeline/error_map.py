@@ -18,18 +18,18 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sa_errors
 
-from shared.errors import Category, SchedqError, Severity
+from shared.errors import Category, SchedqError, Severity, error
 
 if TYPE_CHECKING:
     import httpx
 
 # PostgreSQL SQLSTATEs with a domain meaning (permanent: retrying cannot change the answer).
 _SQLSTATE = {
-    "23P01": ("SCHEDULE_CONFLICT", "The requested time overlaps an existing booking."),
-    "23505": ("DUPLICATE", "This record already exists."),
-    "23503": ("REFERENCE_MISSING", "The job refers to something that does not exist."),
-    "23514": ("CONSTRAINT_VIOLATED", "The change breaks a scheduling rule."),
-    "22001": ("VALUE_TOO_LONG", "A value is longer than the schedule can store."),
+    "23P01": "SCHEDULE_CONFLICT",
+    "23505": "DUPLICATE",
+    "23503": "REFERENCE_MISSING",
+    "23514": "CONSTRAINT_VIOLATED",
+    "22001": "VALUE_TOO_LONG",
 }
 # Serialization failure, deadlock, lock timeout, admin shutdown, crash, cannot connect now,
 # connection failures, too many connections: the same job can succeed a moment later.
@@ -37,6 +37,8 @@ _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "0
 _RETRYABLE_SQLSTATES |= {"08006", "08001", "08004", "53300", "53400"}
 
 
+# _err and _fixed build errors from literal fields; only the HTTP/httpx rows still use them,
+# until the provider-codes work (issue 11) moves those rows onto catalogue codes too.
 def _err(
     code: str, message: str, category: Category, severity: Severity, retryable: bool = False
 ) -> SchedqError:
@@ -47,26 +49,14 @@ def _database(exc: BaseException) -> SchedqError:
     assert isinstance(exc, sa_errors.DBAPIError)
     state = getattr(exc.orig, "sqlstate", None)
     if state in _SQLSTATE:
-        code, message = _SQLSTATE[state]
-        return _err(code, message, Category.BUSINESS_LOGIC, Severity.LOW)
+        return error(_SQLSTATE[state])
     if (
         state in _RETRYABLE_SQLSTATES
         or isinstance(exc, sa_errors.OperationalError | sa_errors.InterfaceError)
         or exc.connection_invalidated
     ):
-        return _err(
-            "DATABASE_UNAVAILABLE",
-            "The schedule database is briefly unavailable; the job will be retried.",
-            Category.DATABASE,
-            Severity.HIGH,
-            retryable=True,
-        )
-    return _err(
-        "DATABASE_ERROR",
-        "The schedule database refused the change.",
-        Category.DATABASE,
-        Severity.HIGH,
-    )
+        return error("DATABASE_UNAVAILABLE")
+    return error("DATABASE_ERROR")
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -128,6 +118,11 @@ def _fixed(
     return lambda _exc: _err(code, message, category, severity, retryable)
 
 
+def _coded(code: str) -> Callable[[BaseException], SchedqError]:
+    """A row whose error is the catalogue's ``code`` whatever the exception says."""
+    return lambda _exc: error(code)
+
+
 _RETRY_LATER = "; the job will be retried."
 
 # A type is named as "module.Name" when its module is only imported by some job kinds (httpx:
@@ -139,21 +134,12 @@ Types = type[BaseException] | tuple[type[BaseException], ...] | str
 RULES: list[tuple[Types, Callable[..., SchedqError]]]
 RULES = [
     (sa_errors.DBAPIError, _database),
-    (
-        sa_errors.TimeoutError,  # connection pool exhausted
-        _fixed("DATABASE_BUSY", "The schedule database is busy" + _RETRY_LATER,
-               Category.DATABASE, Severity.MEDIUM, True),
-    ),
+    (sa_errors.TimeoutError, _coded("DATABASE_BUSY")),  # connection pool exhausted
     (
         (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError),
-        _fixed("CACHE_UNAVAILABLE", "A shared service is briefly unavailable" + _RETRY_LATER,
-               Category.NETWORK, Severity.MEDIUM, True),
+        _coded("CACHE_UNAVAILABLE"),
     ),
-    (
-        redis_errors.RedisError,
-        _fixed("CACHE_ERROR", "A shared service refused the request.",
-               Category.SYSTEM, Severity.HIGH, False),
-    ),
+    (redis_errors.RedisError, _coded("CACHE_ERROR")),
     ("httpx.HTTPStatusError", _http_status),
     (
         "httpx.TimeoutException",
@@ -165,16 +151,8 @@ RULES = [
         _fixed("PROVIDER_UNREACHABLE", "The calendar provider could not be reached" + _RETRY_LATER,
                Category.NETWORK, Severity.MEDIUM, True),
     ),
-    (
-        (SoftTimeLimitExceeded, TimeLimitExceeded, TimeoutError),
-        _fixed("JOB_TIMEOUT", "The job took too long" + _RETRY_LATER,
-               Category.TIMEOUT, Severity.MEDIUM, True),
-    ),
-    (
-        (ConnectionError, OSError),
-        _fixed("NETWORK_ERROR", "A network call failed" + _RETRY_LATER,
-               Category.NETWORK, Severity.MEDIUM, True),
-    ),
+    ((SoftTimeLimitExceeded, TimeLimitExceeded, TimeoutError), _coded("JOB_TIMEOUT")),
+    ((ConnectionError, OSError), _coded("NETWORK_ERROR")),
 ]  # fmt: skip
 
 
@@ -192,10 +170,4 @@ def classify(exc: BaseException) -> SchedqError:
     for types, make in RULES:
         if isinstance(exc, _resolve(types)):
             return make(exc)
-    return SchedqError(
-        "UNEXPECTED_ERROR",
-        "The job failed unexpectedly and was set aside for an operator.",
-        Category.SYSTEM,
-        Severity.CRITICAL,
-        details={"exception": type(exc).__name__},
-    )
+    return error("UNEXPECTED_ERROR", details={"exception": type(exc).__name__})

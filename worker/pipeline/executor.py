@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shared.db.uow import UnitOfWork
-from shared.errors import Category, SchedqError, Severity
+from shared.errors import Category, SchedqError, error, unknown_kind
 from shared.kinds import KINDS
 from shared.ledger import delivery as ledger_ops
 from shared.payloads import parse_payload
@@ -59,20 +59,8 @@ def backoff(settings: Settings, attempt: int, retry_after: float | None = None) 
     return delay
 
 
-_CRASH_LOOP = SchedqError(
-    "WORKER_CRASH_LOOP",
-    "The job stopped its worker several times and was set aside for an operator.",
-    Category.SYSTEM,
-    Severity.CRITICAL,
-)
-
-
-_WORKER_LOST = SchedqError(
-    "WORKER_LOST",
-    "The worker running the job stopped before it finished; the job was delivered again.",
-    Category.SYSTEM,
-    Severity.HIGH,
-)
+_CRASH_LOOP = error("WORKER_CRASH_LOOP")
+_WORKER_LOST = error("WORKER_LOST")
 
 
 def run_delivery(job_id: uuid.UUID, settings: Settings) -> Decision:
@@ -109,12 +97,7 @@ def _apply(
     kind = KINDS.get(ctx.kind)
     handler = HANDLERS.get(ctx.kind)
     if kind is None or handler is None:
-        raise SchedqError(
-            "UNKNOWN_JOB_KIND",
-            "This worker does not know the job's kind.",
-            Category.VALIDATION,
-            Severity.HIGH,
-        )
+        raise unknown_kind(ctx.kind)
     parsed = parse_payload(kind.payload, payload)
     with UnitOfWork() as uow:
         if order_key is not None:
@@ -147,12 +130,8 @@ def _conclude(
             return Decision("noop", kind=kind)
         if action == "retry" and attempt > settings.retry_limit(err.category):
             action = "dead"
-            err = SchedqError(
-                "RETRIES_EXHAUSTED",
-                "The job kept failing for a temporary reason and was set aside for an operator.",
-                err.category,
-                Severity.HIGH,
-                details={"last_error": err.code},
+            err = error(
+                "RETRIES_EXHAUSTED", category=err.category, details={"last_error": err.code}
             )
         if action == "retry":
             delay = backoff(settings, attempt, err.retry_after)
@@ -170,10 +149,7 @@ def _conclude(
 
 
 def _unknown_job(job_id: uuid.UUID) -> SchedqError:
-    return SchedqError(
+    return error(
         "UNKNOWN_JOB",
-        "A message named a job the ledger does not know; it was dropped.",
-        Category.VALIDATION,
-        Severity.MEDIUM,
         details={"job_id": str(job_id)},
     )

@@ -19,7 +19,7 @@ from typing import Any
 
 from shared.db.reliability import PoisonMessage
 from shared.db.uow import UnitOfWork
-from shared.errors import Category, SchedqError, Severity
+from shared.errors import SchedqError, error
 from shared.ledger import delivery as ledger_ops
 from shared.settings import Settings
 from worker.reliability import dead_letters
@@ -89,13 +89,8 @@ def screen(
 
 
 def _poison_error(code: str) -> SchedqError:
-    return SchedqError(
-        f"POISON_{code}",
-        "A malformed message for this job was refused; an operator can replay the job.",
-        Category.VALIDATION,
-        Severity.HIGH,
-        details={"poison_code": code},
-    )
+    # Every refusal code has its POISON_<code> entry in the catalogue (a unit test checks).
+    return error(f"POISON_{code}", details={"poison_code": code})
 
 
 def record(

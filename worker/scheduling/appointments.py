@@ -19,7 +19,7 @@ from shared.domain.appointments import (
     RescheduleAppointmentPayload,
 )
 from shared.domain.booking import BookingCheck, check_booking
-from shared.errors import Category, SchedqError, Severity, not_found, validation_failed
+from shared.errors import SchedqError, error, not_found, validation_failed
 from shared.schedule_reader import load_inputs
 from worker.pipeline.context import JobContext
 from worker.scheduling import audit, doctors
@@ -30,11 +30,8 @@ NAMESPACE = uuid.UUID("8f6c1f2e-4d8a-4f7e-9a43-5c1b2d3e4f50")
 
 def schedule_conflict(check: BookingCheck) -> SchedqError:
     """The error the exclusion constraint's SQLSTATE 23P01 maps to (worker.pipeline.error_map)."""
-    return SchedqError(
+    return error(
         "SCHEDULE_CONFLICT",
-        "The requested time overlaps an existing booking.",
-        Category.BUSINESS_LOGIC,
-        Severity.LOW,
         details={"violations": [v.as_dict() for v in check.violations]},
     )
 
@@ -85,11 +82,9 @@ def _active(uow: UnitOfWork, doctor_id: str, appointment_id: uuid.UUID) -> Appoi
     if row is None or row.doctor_id != doctor_id:
         raise not_found("appointment", str(appointment_id))
     if row.status not in ACTIVE_APPOINTMENT_STATUSES:
-        raise SchedqError(
+        raise error(
             "APPOINTMENT_NOT_ACTIVE",
-            f"The appointment is already {row.status}.",
-            Category.BUSINESS_LOGIC,
-            Severity.LOW,
+            status=row.status,
             details={"appointment_id": str(appointment_id), "status": row.status},
         )
     return row

@@ -19,7 +19,7 @@ from typing import Any
 from shared.db.schedule import Appointment
 from shared.db.uow import UnitOfWork
 from shared.domain.conflicts import Conflict, find_conflicts
-from shared.errors import Category, SchedqError, Severity
+from shared.errors import error
 from shared.schedule_reader import DoctorRef, active_appointments, booking_of, load_inputs
 from worker.pipeline.context import JobContext
 from worker.scheduling import audit
@@ -39,12 +39,9 @@ def appointment_state(row: Appointment) -> dict[str, Any]:
 
 
 def _reject(uow: UnitOfWork, ctx: JobContext, conflicts: list[Conflict]) -> None:
-    raise SchedqError(
+    raise error(
         "BOOKED_APPOINTMENTS_CONFLICT",
-        f"The change would leave {len(conflicts)} booked appointment(s) without room; nothing "
-        f"was applied. Resubmit with on_conflict 'flag' or 'force' to apply it anyway.",
-        Category.BUSINESS_LOGIC,
-        Severity.LOW,
+        count=len(conflicts),
         details={"strategy": "reject", "conflicts": [c.as_dict() for c in conflicts]},
     )
 
