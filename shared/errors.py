@@ -89,6 +89,12 @@ class Entry:
 # tests/unit/test_error_catalogue.py keeps the two equal). Codes are a public interface: add,
 # never rename.
 CATALOGUE: dict[str, Entry] = {
+    "BOOKED_APPOINTMENTS_CONFLICT": Entry(
+        Category.BUSINESS_LOGIC,
+        Severity.LOW,
+        "The change would leave {count} booked appointment(s) without room; nothing was "
+        "applied. Resubmit with on_conflict 'flag' or 'force' to apply it anyway.",
+    ),
     "VALIDATION_FAILED": Entry(Category.VALIDATION, Severity.LOW, "{summary}"),
     "IDEMPOTENCY_CONFLICT": Entry(
         Category.BUSINESS_LOGIC,

@@ -19,9 +19,9 @@ from typing import Any
 from shared.db.schedule import Appointment
 from shared.db.uow import UnitOfWork
 from shared.domain.conflicts import Conflict, find_conflicts
-from shared.errors import Category, SchedqError, Severity
+from shared.errors import error
 from shared.schedule_reader import DoctorRef, active_appointments, booking_of, load_inputs
-from worker.pipeline.context import JobContext
+from worker.pipeline.context import Conflicts, JobContext, Refusal
 from worker.scheduling import audit
 
 Strategy = Callable[[UnitOfWork, JobContext, list[Conflict]], None]
@@ -39,14 +39,13 @@ def appointment_state(row: Appointment) -> dict[str, Any]:
 
 
 def _reject(uow: UnitOfWork, ctx: JobContext, conflicts: list[Conflict]) -> None:
-    raise SchedqError(
+    err = error(
         "BOOKED_APPOINTMENTS_CONFLICT",
-        f"The change would leave {len(conflicts)} booked appointment(s) without room; nothing "
-        f"was applied. Resubmit with on_conflict 'flag' or 'force' to apply it anyway.",
-        Category.BUSINESS_LOGIC,
-        Severity.LOW,
         details={"strategy": "reject", "conflicts": [c.as_dict() for c in conflicts]},
+        count=len(conflicts),
     )
+    # The typed figure rides on the error: metrics count it without reading the details.
+    raise Refusal.of(err, Conflicts(len(conflicts), "reject"))
 
 
 def _mark(
