@@ -21,7 +21,7 @@ from shared.db.uow import UnitOfWork
 from shared.domain.conflicts import Conflict, find_conflicts
 from shared.errors import error
 from shared.schedule_reader import DoctorRef, active_appointments, booking_of, load_inputs
-from worker.pipeline.context import JobContext
+from worker.pipeline.context import Conflicts, JobContext, Refusal
 from worker.scheduling import audit
 
 Strategy = Callable[[UnitOfWork, JobContext, list[Conflict]], None]
@@ -39,11 +39,13 @@ def appointment_state(row: Appointment) -> dict[str, Any]:
 
 
 def _reject(uow: UnitOfWork, ctx: JobContext, conflicts: list[Conflict]) -> None:
-    raise error(
+    err = error(
         "BOOKED_APPOINTMENTS_CONFLICT",
-        count=len(conflicts),
         details={"strategy": "reject", "conflicts": [c.as_dict() for c in conflicts]},
+        count=len(conflicts),
     )
+    # The typed figure rides on the error: metrics count it without reading the details.
+    raise Refusal.of(err, Conflicts(len(conflicts), "reject"))
 
 
 def _mark(
