@@ -14,9 +14,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from producers.client import JobRequest
-from shared import metrics
 from tests.domain_support import apply, deliver, plan_payload, record
-from worker.runtime import metrics_hooks
+from worker.runtime import metrics, metrics_hooks
 
 pytestmark = pytest.mark.usefixtures("database_url", "redis_url")
 

@@ -23,10 +23,10 @@ from celery.signals import (
 )
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
 
-from shared import metrics
 from shared.kinds import KINDS
 from shared.settings import get_settings
 from worker.pipeline.executor import Decision
+from worker.runtime import metrics
 
 log = logging.getLogger("schedq.metrics")
 
