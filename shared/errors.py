@@ -158,6 +158,14 @@ CATALOGUE: dict[str, Entry] = {
     "DLQ_BAD_INPUT": Entry(_V, _LOW, "{problem}"),
     "DOCTOR_NOT_FOUND": Entry(_B, _LOW, "No doctor with id '{ident}' exists."),
     "DUPLICATE": Entry(_B, _LOW, "This record already exists."),
+    "ENCRYPTION_KEY_MISSING": Entry(
+        _S,
+        _CRITICAL,
+        "No encryption key is configured (SCHEDQ_ENCRYPTION_KEYS); an operator must set one.",
+    ),
+    "ENCRYPTION_KEY_UNKNOWN": Entry(
+        _S, _CRITICAL, "Stored data was encrypted with a key that is no longer configured."
+    ),
     "EXCEPTION_NOT_FOUND": Entry(_B, _LOW, "No schedule exception with id '{ident}' exists."),
     "ICS_EVENT_WITHOUT_UID": Entry(_V, _MEDIUM, "{problem}"),
     "ICS_MALFORMED": Entry(_V, _MEDIUM, "{problem}"),
