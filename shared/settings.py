@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     soft_time_limit: int = Field(60, ge=1)
     time_limit: int = Field(90, ge=2)
     max_message_bytes: int = Field(64 * 1024, ge=1024)
+    # Input caps at submit: a job payload's canonical JSON, and the jobs of one batch.
+    max_payload_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    max_batch_jobs: int = Field(1000, ge=1, le=100_000)
     worker_max_memory_per_child_kib: int = Field(512_000, ge=10_000)
 
     business_hours_start: str = "06:00"

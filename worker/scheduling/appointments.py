@@ -19,7 +19,7 @@ from shared.domain.appointments import (
     RescheduleAppointmentPayload,
 )
 from shared.domain.booking import BookingCheck, check_booking
-from shared.errors import SchedqError, error, not_found, validation_failed
+from shared.errors import SchedqError, error, not_found, validation_failed, violation_details
 from shared.schedule_reader import load_inputs
 from worker.pipeline.context import JobContext
 from worker.scheduling import audit, doctors
@@ -32,7 +32,7 @@ def schedule_conflict(check: BookingCheck) -> SchedqError:
     """The error the exclusion constraint's SQLSTATE 23P01 maps to (worker.pipeline.error_map)."""
     return error(
         "SCHEDULE_CONFLICT",
-        details={"violations": [v.as_dict() for v in check.violations]},
+        details=violation_details(check.violations),
     )
 
 
