@@ -159,10 +159,19 @@ def flower(
     argv = ["flower", f"--port={port}", f"--address={address}"]
     if settings.flower_basic_auth:
         argv.append(f"--basic-auth={settings.flower_basic_auth}")
-    elif settings.env != "development":
-        console.print("[red]SCHEDQ_FLOWER_BASIC_AUTH is required outside development[/]")
+    elif not flower_may_run_open(settings):
+        console.print(
+            "[red]SCHEDQ_FLOWER_BASIC_AUTH is required (only an explicit "
+            "SCHEDQ_ENV=development runs Flower without a login)[/]"
+        )
         raise typer.Exit(2)
     celery_app.start(argv)
+
+
+def flower_may_run_open(settings: Any) -> bool:
+    """Flower without a login only when SCHEDQ_ENV=development was set, not by default: a
+    deployment that forgot the variable must not expose task arguments to anyone."""
+    return "env" in settings.model_fields_set and settings.env == "development"
 
 
 @app.command()
