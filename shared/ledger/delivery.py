@@ -26,7 +26,7 @@ _PENDING = "status IN (" + ", ".join(f"'{s}'" for s in PENDING_STATUSES) + ")"
 
 _BEGIN_DELIVERY = f"""
 UPDATE jobs SET status = 'running',
-                unfinished_deliveries = unfinished_deliveries + 1,
+                unfinished_deliveries = greatest(unfinished_deliveries + 1 - %(ended)s, 1),
                 started_at = coalesce(started_at, now()),
                 updated_at = now()
  WHERE id = %(id)s AND {_PENDING}
@@ -38,8 +38,14 @@ RETURNING kind, payload, order_key, seq, attempts, unfinished_deliveries, correl
 """
 
 
-def begin_delivery(uow: UnitOfWork, job_id: uuid.UUID) -> Row[Any] | None:
+def begin_delivery(
+    uow: UnitOfWork, job_id: uuid.UUID, previous_ended: bool = False
+) -> Row[Any] | None:
     """Mark a pending job running and count the delivery; None if it is not pending.
+
+    ``previous_ended``: the delivery before this one ended in a live worker that could not
+    record it (database unavailable), so it is uncounted here instead of being taken for a
+    worker death (never below this delivery's own 1).
 
     The transaction that does this commits asynchronously (no wait for the WAL flush, which is
     most of a commit's time here): it only feeds the crash-loop count and the "running" status.
@@ -47,7 +53,7 @@ def begin_delivery(uow: UnitOfWork, job_id: uuid.UUID) -> Row[Any] | None:
     PostgreSQL crash in that window can, and then the job is simply delivered again with a count
     one lower. The job's outcome is always committed synchronously.
     """
-    return uow.sql(_BEGIN_DELIVERY, {"id": job_id}).one_or_none()
+    return uow.sql(_BEGIN_DELIVERY, {"id": job_id, "ended": int(previous_ended)}).one_or_none()
 
 
 def status_of(uow: UnitOfWork, job_id: uuid.UUID) -> str | None:

@@ -63,9 +63,11 @@ _CRASH_LOOP = error("WORKER_CRASH_LOOP")
 _WORKER_LOST = error("WORKER_LOST")
 
 
-def run_delivery(job_id: uuid.UUID, settings: Settings) -> Decision:
+def run_delivery(job_id: uuid.UUID, settings: Settings, previous_ended: bool = False) -> Decision:
+    """``previous_ended``: the task adapter knows the previous delivery ended without its
+    outcome recorded (database down), so that delivery is no worker death."""
     with UnitOfWork() as uow:
-        row = ledger_ops.begin_delivery(uow, job_id)
+        row = ledger_ops.begin_delivery(uow, job_id, previous_ended)
         if row is None:
             # Terminal already (a redelivery or replay of a finished job) or unknown.
             if ledger_ops.status_of(uow, job_id) is not None:
