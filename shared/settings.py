@@ -10,7 +10,7 @@ import sys
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.domain.times import parse_hhmm
@@ -24,6 +24,11 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/schedq"
+    # The role workers, producers and the gateway connect as (their SCHEDQ_DATABASE_URL names
+    # it); `schedq migrate`, run with the owner's URL, creates it and grants it what it needs
+    # (shared.db.roles). Its password: none for trust/peer authentication; never a default.
+    app_db_role: str = Field("schedq_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    app_db_password: SecretStr | None = None
     broker_url: str = "redis://127.0.0.1:6379/0"
 
     schedule_queue: str = "schedule"

@@ -138,12 +138,18 @@ def beat(
 
 @app.command()
 def migrate() -> None:
-    """Upgrade the database schema to the newest migration."""
+    """Upgrade the schema to the newest migration (as the owner role), then create or re-grant
+    the application role SCHEDQ_APP_DB_ROLE."""
     from shared.db.migrate import upgrade_to_head
+    from shared.db.roles import ensure_app_role
     from shared.settings import get_settings
 
-    upgrade_to_head(get_settings().database_url)
-    console.print("database at head")
+    settings = get_settings()
+    upgrade_to_head(settings.database_url)
+    secret = settings.app_db_password
+    password = secret.get_secret_value() if secret is not None else None
+    ensure_app_role(settings.database_url, settings.app_db_role, password)
+    console.print(f"database at head; application role {settings.app_db_role} granted")
 
 
 @app.command()

@@ -35,11 +35,14 @@ def schedq(*args: str) -> subprocess.CompletedProcess[str]:
 
 def jobs_of(doctor_prefix: str) -> int:
     with UnitOfWork() as uow:
-        return uow.session.scalar(
-            select(func.count())
-            .select_from(Job)
-            .where(Job.payload["doctor_id"].astext.startswith(doctor_prefix))
-        ) or 0
+        return (
+            uow.session.scalar(
+                select(func.count())
+                .select_from(Job)
+                .where(Job.payload["doctor_id"].astext.startswith(doctor_prefix))
+            )
+            or 0
+        )
 
 
 def test_the_290000_shift_plan_is_refused_by_the_cli_before_anything_is_written(

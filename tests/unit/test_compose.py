@@ -109,6 +109,7 @@ def test_service_env_vars_are_real_settings(name: str) -> None:
 # What an operator would put in .env for the required variables (${VAR:?message}).
 OPERATOR_VALUES = {
     "POSTGRES_PASSWORD": "pg-secret",
+    "SCHEDQ_APP_DB_PASSWORD": "app-secret",
     "SCHEDQ_FLOWER_BASIC_AUTH": "ops:flower-secret",
     "SCHEDQ_ENCRYPTION_KEYS": generate_key(),
     "GRAFANA_ADMIN_PASSWORD": "grafana-secret",
@@ -154,6 +155,27 @@ def test_flower_runs_without_login_only_when_development_is_explicit(
     for key, value in environ.items():
         monkeypatch.setenv(key, value)
     assert flower_may_run_open(Settings()) is open_allowed
+
+
+def test_only_migrate_connects_as_the_owner_and_the_rest_as_the_app_role() -> None:
+    owner = SERVICES["postgres"]["environment"]["POSTGRES_USER"]
+    migrate = Settings(
+        **{
+            k.removeprefix("SCHEDQ_").lower(): interpolate(v)
+            for k, v in SERVICES["migrate"]["environment"].items()
+        }
+    )
+    role = migrate.app_db_role
+    assert role != owner
+    assert migrate.database_url.split("://", 1)[1].startswith(f"{owner}:")
+    assert migrate.app_db_password is not None
+    for name, svc in SCHEDQ_SERVICES.items():
+        if name == "migrate":
+            continue
+        url = interpolate(svc["environment"]["SCHEDQ_DATABASE_URL"])
+        user, rest = url.split("://", 1)[1].split("@", 1)[0].split(":", 1)
+        assert user == role, name
+        assert rest == migrate.app_db_password.get_secret_value(), name
 
 
 def test_flower_requires_login_in_the_stack() -> None:
