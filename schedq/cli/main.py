@@ -203,6 +203,10 @@ from schedq.cli import ops as _ops  # noqa: E402  (exporter, stats, health)
 
 _ops.register(app)
 
+from schedq.cli import protect as _protect  # noqa: E402  (reencrypt, retention)
+
+_protect.register(app)
+
 
 def main() -> None:
     app()

@@ -27,10 +27,12 @@ from shared.errors import SchedqError, error, idempotency_conflict
 from shared.kinds import get_kind
 from shared.ledger.connection import connection
 from shared.ledger.publish import Envelope, publish_committed
+from shared.patient_data import SENSITIVE_FIELDS, seal_payload
 from shared.payloads import parse_payload, schema_error
 from shared.settings import Settings
 
 log = logging.getLogger("schedq.producer")
+
 
 @dataclass(frozen=True)
 class JobRequest:
@@ -153,7 +155,6 @@ _SELECT_BY_KEY = f"""
 """
 
 
-
 def prepare(settings: Settings, submitter: str, req: JobRequest) -> dict[str, Any]:
     """The ledger row for one request, payload as the canonical JSON text that was hashed.
 
@@ -166,7 +167,13 @@ def prepare(settings: Settings, submitter: str, req: JobRequest) -> dict[str, An
     _check_size(settings, _raw_size(req.payload))
     parsed = parse_payload(kind.payload, dict(req.payload))
     # Store what the sender sent (normalised by the shape model), so replays see the same.
-    payload_json, hashed = _canonical(kind.name, parsed.model_dump(mode="json"))
+    normalised = parsed.model_dump(mode="json")
+    payload_json, hashed = _canonical(kind.name, normalised)
+    if kind.name in SENSITIVE_FIELDS:
+        # Patient data is stored sealed; the hash (idempotency) is of what was sent.
+        payload_json = json.dumps(
+            seal_payload(kind.name, normalised), sort_keys=True, separators=(",", ":")
+        )
     _check_size(settings, len(payload_json.encode()))
     return {
         "id": uuid.uuid4(),

@@ -21,6 +21,7 @@ from shared.db.uow import UnitOfWork
 from shared.errors import Category, SchedqError, error, unknown_kind
 from shared.kinds import KINDS
 from shared.ledger import delivery as ledger_ops
+from shared.patient_data import unseal_payload
 from shared.payloads import parse_payload
 from shared.settings import Settings
 from worker.pipeline.context import JobContext
@@ -100,7 +101,7 @@ def _apply(
     handler = HANDLERS.get(ctx.kind)
     if kind is None or handler is None:
         raise unknown_kind(ctx.kind)
-    parsed = parse_payload(kind.payload, payload)
+    parsed = parse_payload(kind.payload, unseal_payload(ctx.kind, payload))
     with UnitOfWork() as uow:
         if order_key is not None:
             ledger_ops.lock_order_key(uow, order_key)

@@ -28,12 +28,13 @@ Strategy = Callable[[UnitOfWork, JobContext, list[Conflict]], None]
 
 
 def appointment_state(row: Appointment) -> dict[str, Any]:
+    """An appointment as audit rows record it: no patient reference (the row's id names the
+    appointment, whose reference is sealed and falls under retention; audit rows never can)."""
     return {
         "starts_at": row.starts_at.isoformat(),
         "ends_at": row.ends_at.isoformat(),
         "seat": row.seat,
         "status": row.status,
-        "patient_ref": row.patient_ref,
         "needs_reschedule": row.needs_reschedule,
     }
 
