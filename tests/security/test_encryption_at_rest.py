@@ -151,3 +151,48 @@ def test_a_key_rotation_reencrypts_everything_while_old_tokens_stay_readable(
         assert info.value.code == "ENCRYPTION_KEY_UNKNOWN"
     finally:  # back under this run's key, for the tests that follow
         assert schedq("reencrypt", keys=f"{old},{new}").returncode == 0
+
+
+def test_the_migration_strips_references_from_old_audit_rows_and_keeps_the_rest(
+    database_url: str, uid: str
+) -> None:
+    from alembic import command
+    from shared.db.migrate import alembic_config
+    from tests.conftest import ADMIN_PG
+
+    name = f"schedq_mig_{uid}"
+    url = ADMIN_PG.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        command.upgrade(
+            alembic_config(url.replace("postgresql://", "postgresql+psycopg://")), "0006"
+        )
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                "INSERT INTO audit_log (actor, entity, entity_id, action, before, after) VALUES"
+                " ('w', 'appointment', 'a1', 'cancelled', %s, %s),"
+                " ('w', 'doctor', 'd1', 'plan_set', NULL, '{\"slot_minutes\": 15}')",
+                [
+                    json.dumps({"status": "booked", "patient_ref": f"old-{uid}"}),
+                    json.dumps({"status": "cancelled", "patient_ref": f"old-{uid}"}),
+                ],
+            )
+        command.upgrade(
+            alembic_config(url.replace("postgresql://", "postgresql+psycopg://")), "head"
+        )
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(
+                "SELECT actor, entity, entity_id, action, before, after FROM audit_log ORDER BY id"
+            ).fetchall()
+            enabled = conn.execute(
+                "SELECT tgenabled FROM pg_trigger WHERE tgname = 'audit_log_append_only'"
+            ).fetchone()
+        assert rows == [
+            ("w", "appointment", "a1", "cancelled", {"status": "booked"}, {"status": "cancelled"}),
+            ("w", "doctor", "d1", "plan_set", None, {"slot_minutes": 15}),
+        ]
+        assert enabled == ("O",)
+    finally:
+        with psycopg.connect(ADMIN_PG, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
