@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = Field(30.0, gt=0)
     reconcile_running_margin_seconds: int = Field(30, ge=1)
 
+    # Retention (worker.reliability.retention, run by beat every retention_interval_seconds):
+    # days after a job finished that its payload is kept, after a booking was rejected that its
+    # patient reference is kept, and that poison-message records and dead letters are kept.
+    retention_job_payload_days: int = Field(90, ge=1, le=3650)
+    retention_rejected_patient_days: int = Field(7, ge=1, le=3650)
+    retention_poison_days: int = Field(30, ge=1, le=3650)
+    retention_dead_letter_days: int = Field(90, ge=1, le=3650)
+    retention_interval_seconds: float = Field(3600.0, ge=60)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     flower_basic_auth: str | None = None

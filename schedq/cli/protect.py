@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -38,5 +39,30 @@ def reencrypt(
     console.print(table)
 
 
+def retention(
+    dry_run: DryRunOpt = False,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(help="Apply the rules as of this UTC time (YYYY-MM-DD[THH:MM:SS]): planning."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Redact payloads and patient references and delete poison records and dead letters past
+    their retention (SCHEDQ_RETENTION_*_DAYS); beat runs the same every interval."""
+    from shared.settings import get_settings
+    from worker.reliability.retention import purge
+
+    now = None if as_of is None else (as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC))
+    counts = purge(get_settings(), now=now, dry_run=dry_run).as_dict()
+    if as_json:
+        emit_json({"dry_run": dry_run, **counts})
+        return
+    table = Table("rule", "would change" if dry_run else "changed")
+    for rule, count in counts.items():
+        table.add_row(rule, str(count))
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(reencrypt)
+    app.command()(retention)

@@ -135,14 +135,16 @@ def test_a_normal_job_flow_runs_as_the_application_role(
         backwards = {"mon": [{"start": "12:00", "end": "08:00"}]}
         bad = client.submit("set_working_plan", plan_payload(doctor, days=backwards))
         assert client.wait(bad.id, timeout=60).status == "rejected"
-        health = subprocess.run(
-            [sys.executable, "-m", "schedq.cli.main", "health", "ready", "--no-workers"],
-            env={**_environ(), "SCHEDQ_DATABASE_URL": app_url},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert health.returncode == 0, health.stdout + health.stderr
+        # Operator commands as the role: readiness, the retention purge, re-encryption.
+        for command in (["health", "ready", "--no-workers"], ["retention"], ["reencrypt"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "schedq.cli.main", *command],
+                env={**_environ(), "SCHEDQ_DATABASE_URL": app_url},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, (command, done.stdout + done.stderr)
         assert wait_until(lambda: node.proc.poll() is None, timeout=1)
     finally:
         node.stop()
