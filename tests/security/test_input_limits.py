@@ -109,3 +109,29 @@ def test_a_worker_rejection_stores_the_first_violations_and_their_count(
     assert len(details["violations"]) == MAX_VIOLATIONS
     assert details["violation_count"] > MAX_VIOLATIONS
     assert len(json.dumps(view.model_dump())) < 20_000
+
+
+def test_a_change_conflicting_with_many_bookings_lists_the_first_and_counts_all(
+    database_url: str, uid: str
+) -> None:
+    doctor = f"confl-{uid}"
+    assert apply("set_working_plan", plan_payload(doctor)).status == "succeeded"
+    booked = 0
+    for day in range(5, 10):  # Monday 5 to Friday 9 January 2026, 08:00-12:00
+        for quarter in range(12):
+            hour, minute = 8 + quarter // 4, 15 * (quarter % 4)
+            start = f"2026-01-{day:02d}T{hour:02d}:{minute:02d}:00+01:00"
+            end_minute = minute + 15
+            end = f"2026-01-{day:02d}T{hour + end_minute // 60:02d}:{end_minute % 60:02d}:00+01:00"
+            ref = f"p-{quarter}"
+            view = apply(
+                "book_appointment",
+                {"doctor_id": doctor, "starts_at": start, "ends_at": end, "patient_ref": ref},
+            )
+            assert view.status == "succeeded", view.error
+            booked += 1
+    emptied = apply("set_working_plan", plan_payload(doctor, days={}))
+    assert emptied.status == "rejected" and emptied.error is not None
+    details = emptied.error["details"]
+    assert details["conflict_count"] == booked == 60
+    assert len(details["conflicts"]) == MAX_VIOLATIONS

@@ -19,7 +19,7 @@ from typing import Any
 from shared.db.schedule import Appointment
 from shared.db.uow import UnitOfWork
 from shared.domain.conflicts import Conflict, find_conflicts
-from shared.errors import error
+from shared.errors import MAX_VIOLATIONS, error
 from shared.schedule_reader import DoctorRef, active_appointments, booking_of, load_inputs
 from worker.pipeline.context import JobContext
 from worker.scheduling import audit
@@ -43,7 +43,12 @@ def _reject(uow: UnitOfWork, ctx: JobContext, conflicts: list[Conflict]) -> None
     raise error(
         "BOOKED_APPOINTMENTS_CONFLICT",
         count=len(conflicts),
-        details={"strategy": "reject", "conflicts": [c.as_dict() for c in conflicts]},
+        # Capped like validation errors: the first ones to act on, and how many there are.
+        details={
+            "strategy": "reject",
+            "conflicts": [c.as_dict() for c in conflicts[:MAX_VIOLATIONS]],
+            "conflict_count": len(conflicts),
+        },
     )
 
 
