@@ -48,7 +48,7 @@ def ensure_app_role(owner_url: str, role: str, password: str | None) -> None:
         database = conn.execute("SELECT current_database()").fetchone()
         assert database is not None
         conn.execute(
-            sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
                 sql.Identifier(database[0]), name
             )
         )
