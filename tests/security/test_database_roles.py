@@ -21,6 +21,7 @@ from psycopg import errors
 
 from producers.client import Client
 from shared.db.roles import drop_app_role
+from shared.patient_data import SEALED
 from shared.settings import get_settings
 from tests.conftest import wait_until
 from tests.domain_support import plan_payload
@@ -128,6 +129,11 @@ def test_a_normal_job_flow_runs_as_the_application_role(
         booked = client.wait(booking.id, timeout=60)
         assert booked.status == "succeeded" and booked.result is not None, booked.error
         appointment = booked.result["appointment_id"]
+        with psycopg.connect(plain(app_url)) as conn:  # stored sealed by the worker
+            stored = conn.execute(
+                "SELECT patient_ref FROM appointments WHERE id = %s", [appointment]
+            ).fetchone()
+        assert stored is not None and stored[0].startswith(SEALED)
         cancel = client.submit(
             "cancel_appointment", {"doctor_id": doctor, "appointment_id": appointment}
         )
