@@ -55,18 +55,18 @@ def app_url(database_url: str) -> Iterator[str]:
     """`schedq migrate` as the owner creates the role; the role is dropped afterwards."""
     settings = get_settings()
     password = secrets.token_urlsafe(16)
-    done = subprocess.run(
-        [sys.executable, "-m", "schedq.cli.main", "migrate"],
-        env={**_environ(), "SCHEDQ_APP_DB_PASSWORD": password},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
     owner = database_url.split("://", 1)[1].split("@", 1)[1]
     try:
+        done = subprocess.run(
+            [sys.executable, "-m", "schedq.cli.main", "migrate"],
+            env={**_environ(), "SCHEDQ_APP_DB_PASSWORD": password},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
         yield f"postgresql+psycopg://{settings.app_db_role}:{password}@{owner}"
-    finally:
+    finally:  # roles are cluster-wide: never leave this run's behind
         drop_app_role(database_url, settings.app_db_role)
 
 
