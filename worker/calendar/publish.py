@@ -33,7 +33,7 @@ from worker.calendar import metrics as calendar_metrics
 from worker.calendar.breaker import guarded
 from worker.calendar.caldav_client import client_for
 from worker.calendar.providers import status_error
-from worker.pipeline.context import JobContext
+from worker.pipeline.context import Applied, CalendarEvents, JobContext
 
 _HEADERS = {"Content-Type": "text/calendar; charset=utf-8"}
 
@@ -81,13 +81,16 @@ def _appointments(uow: UnitOfWork, link: CalendarLink) -> list[AppointmentView]:
     ]
 
 
-def publish_calendar(uow: UnitOfWork, ctx: JobContext, p: PublishCalendarPayload) -> dict[str, Any]:
+def publish_calendar(uow: UnitOfWork, ctx: JobContext, p: PublishCalendarPayload) -> Applied:
+    """Bound to its kind by ``worker.calendar.jobs`` (which imports this module lazily)."""
     links = [_publish_link(uow, link) for link in _links(uow, p)]
-    return {
+    events = CalendarEvents(exported=sum(link["sent"] for link in links))
+    result = {
         "doctor_id": p.doctor_id,
         "links": links,
-        "events_synced": {"export": sum(link["sent"] for link in links)},
+        "events_synced": {"export": events.exported},
     }
+    return Applied(result, events=events)
 
 
 def _publish_link(uow: UnitOfWork, link: CalendarLink) -> dict[str, Any]:

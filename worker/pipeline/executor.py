@@ -24,9 +24,10 @@ from shared.ledger import delivery as ledger_ops
 from shared.patient_data import unseal_payload
 from shared.payloads import parse_payload
 from shared.settings import Settings
-from worker.pipeline.context import JobContext
+from worker.pipeline import services  # noqa: F401  (imported for its handler bindings)
+from worker.pipeline.context import CalendarEvents, Conflicts, JobContext, Refusal
 from worker.pipeline.error_map import classify
-from worker.pipeline.handlers import HANDLERS
+from worker.pipeline.handlers import handler_for
 from worker.reliability import dead_letters
 
 log = logging.getLogger("schedq.executor")
@@ -36,12 +37,21 @@ Action = Literal["succeeded", "rejected", "dead", "retry", "wait", "noop"]
 
 @dataclass(frozen=True)
 class Decision:
+    """What one delivery came to, in the terms the task adapter and the metrics hooks read.
+
+    The job's JSON result is stored on the job, not here: hooks count typed figures only.
+    """
+
     action: Action
     countdown: float | None = None
+    # Why the job is retried, rejected or dead (None when it succeeded).
     error: SchedqError | None = None
     kind: str | None = None
-    # The handler's result (succeeded only): metrics hooks read counts from it.
-    result: dict[str, Any] | None = None
+    # Booked appointments the job collided with and the strategy that settled them: from the
+    # handler's ``Applied`` (succeeded) or a ``Refusal`` (rejected under ``reject``).
+    conflicts: Conflicts | None = None
+    # Calendar events the job wrote, by direction (succeeded calendar jobs).
+    events: CalendarEvents | None = None
 
 
 def backoff(settings: Settings, attempt: int, retry_after: float | None = None) -> float:
@@ -98,7 +108,7 @@ def _apply(
     ctx: JobContext, payload: Any, order_key: str | None, seq: int, settings: Settings
 ) -> Decision:
     kind = KINDS.get(ctx.kind)
-    handler = HANDLERS.get(ctx.kind)
+    handler = handler_for(ctx.kind)
     if kind is None or handler is None:
         raise unknown_kind(ctx.kind)
     parsed = parse_payload(kind.payload, unseal_payload(ctx.kind, payload))
@@ -113,10 +123,10 @@ def _apply(
             ledger_ops.requeue(uow, ctx.job_id, settings.order_wait_seconds, count_attempt=False)
             uow.commit()
             return Decision("wait", countdown=settings.order_wait_seconds, kind=ctx.kind)
-        result = handler(uow, ctx, parsed)
-        ledger_ops.finish(uow, ctx.job_id, "succeeded", result=result)
+        applied = handler(uow, ctx, parsed)
+        ledger_ops.finish(uow, ctx.job_id, "succeeded", result=applied.result)
         uow.commit()
-    return Decision("succeeded", kind=ctx.kind, result=result)
+    return Decision("succeeded", kind=ctx.kind, conflicts=applied.conflicts, events=applied.events)
 
 
 def _conclude(
@@ -148,7 +158,8 @@ def _conclude(
         if status == "dead":
             dead_letters.bury(uow, job_id, err, settings)
         uow.commit()
-    return Decision(action, error=err, kind=kind)
+    conflicts = err.conflicts if isinstance(err, Refusal) else None
+    return Decision(action, error=err, kind=kind, conflicts=conflicts)
 
 
 def _unknown_job(job_id: uuid.UUID) -> SchedqError:

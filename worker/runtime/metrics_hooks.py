@@ -1,8 +1,10 @@
 """Prometheus metrics as Celery signal hooks: services and tasks never touch a metric.
 
 The task adapter leaves the executor's ``Decision`` on ``task.request.schedq_decision``; the hooks
-read the outcome from it, so nothing is queried again. The node's HTTP endpoint runs in the
-worker's main process (which runs no jobs) and merges the pool processes' multiprocess files.
+read the outcome from its typed fields (action, error, conflicts, calendar events), so nothing is
+queried again and nothing is guessed from a job's result or an error's code. The node's HTTP
+endpoint runs in the worker's main process (which runs no jobs) and merges the pool processes'
+multiprocess files.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from celery.signals import (
@@ -22,10 +23,10 @@ from celery.signals import (
 )
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
 
-from shared import metrics
 from shared.kinds import KINDS
 from shared.settings import get_settings
 from worker.pipeline.executor import Decision
+from worker.runtime import metrics
 
 log = logging.getLogger("schedq.metrics")
 
@@ -47,44 +48,22 @@ def outcome_of(decision: Decision | None, state: str | None) -> str:
     return decision.action
 
 
-def _count(value: Any) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, list | tuple | dict):
-        return len(value)
-    return 0
-
-
 def _conflicts(kind: str, decision: Decision) -> None:
-    err, result = decision.error, decision.result or {}
-    if err is not None and "CONFLICT" in err.code and err.code != "IDEMPOTENCY_CONFLICT":
-        strategy = str(err.details.get("strategy") or "reject")
-        n = _count(err.details.get("conflicts")) or 1
-    elif _count(result.get("conflicts")):
-        strategy = str(result.get("strategy") or "flag")
-        n = _count(result.get("conflicts"))
-    else:
+    settled = decision.conflicts
+    if settled is not None and settled.count > 0:
+        metrics.CONFLICTS.labels(kind=kind, strategy=settled.strategy).inc(settled.count)
+
+
+def _calendar(decision: Decision) -> None:
+    events = decision.events
+    if events is None:
         return
-    strategy = strategy if strategy in metrics.STRATEGIES else "other"
-    metrics.CONFLICTS.labels(kind=kind, strategy=strategy).inc(n)
-
-
-def _calendar(result: Mapping[str, Any]) -> None:
-    synced = result.get("events_synced")
-    counts: dict[str, int] = {}
-    if isinstance(synced, Mapping):
-        counts = {str(k): _count(v) for k, v in synced.items()}
-    else:
-        for key, direction in (
-            ("imported", "import"),
-            ("exported", "export"),
-            ("removed", "delete"),
-        ):
-            counts[direction] = _count(result.get(key))
-    for direction, n in counts.items():
-        if direction in metrics.DIRECTIONS and n > 0:
+    for direction, n in (
+        ("import", events.imported),
+        ("export", events.exported),
+        ("delete", events.deleted),
+    ):
+        if n > 0:
             metrics.CALENDAR_EVENTS.labels(direction=direction).inc(n)
 
 
@@ -104,8 +83,7 @@ def record(kind: str, decision: Decision | None, state: str | None, seconds: flo
         for code in codes or [err.code]:
             metrics.VALIDATION_FAILURES.labels(code=code).inc()
     _conflicts(kind, decision)
-    if decision.result:
-        _calendar(decision.result)
+    _calendar(decision)
     return outcome
 
 
