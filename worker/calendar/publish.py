@@ -28,6 +28,7 @@ from shared.db.uow import UnitOfWork
 from shared.domain.calendar_payloads import PublishCalendarPayload
 from shared.domain.ics_export import AppointmentView, calendar, content_hash, event, uid_for
 from shared.errors import Category, SchedqError, Severity, not_found
+from shared.patient_data import unseal
 from worker.calendar import metrics as calendar_metrics
 from worker.calendar.breaker import guarded
 from worker.calendar.caldav_client import client_for
@@ -75,7 +76,7 @@ def _appointments(uow: UnitOfWork, link: CalendarLink) -> list[AppointmentView]:
         .order_by(Appointment.starts_at, Appointment.id)
     )
     return [
-        AppointmentView(a.id, a.starts_at, a.ends_at, a.status, a.patient_ref, a.updated_at)
+        AppointmentView(a.id, a.starts_at, a.ends_at, a.status, unseal(a.patient_ref), a.updated_at)
         for a in rows
     ]
 

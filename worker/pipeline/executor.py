@@ -21,6 +21,7 @@ from shared.db.uow import UnitOfWork
 from shared.errors import Category, SchedqError, error, unknown_kind
 from shared.kinds import KINDS
 from shared.ledger import delivery as ledger_ops
+from shared.patient_data import unseal_payload
 from shared.payloads import parse_payload
 from shared.settings import Settings
 from worker.pipeline import services  # noqa: F401  (imported for its handler bindings)
@@ -73,9 +74,11 @@ _CRASH_LOOP = error("WORKER_CRASH_LOOP")
 _WORKER_LOST = error("WORKER_LOST")
 
 
-def run_delivery(job_id: uuid.UUID, settings: Settings) -> Decision:
+def run_delivery(job_id: uuid.UUID, settings: Settings, previous_ended: bool = False) -> Decision:
+    """``previous_ended``: the task adapter knows the previous delivery ended without its
+    outcome recorded (database down), so that delivery is no worker death."""
     with UnitOfWork() as uow:
-        row = ledger_ops.begin_delivery(uow, job_id)
+        row = ledger_ops.begin_delivery(uow, job_id, previous_ended)
         if row is None:
             # Terminal already (a redelivery or replay of a finished job) or unknown.
             if ledger_ops.status_of(uow, job_id) is not None:
@@ -108,7 +111,7 @@ def _apply(
     handler = handler_for(ctx.kind)
     if kind is None or handler is None:
         raise unknown_kind(ctx.kind)
-    parsed = parse_payload(kind.payload, payload)
+    parsed = parse_payload(kind.payload, unseal_payload(ctx.kind, payload))
     with UnitOfWork() as uow:
         if order_key is not None:
             ledger_ops.lock_order_key(uow, order_key)

@@ -24,6 +24,12 @@ from worker.reliability import poison
 
 log = logging.getLogger("schedq.tasks")
 
+# A header on the retry sent when a delivery's outcome could not be recorded (database down):
+# the delivery it starts then knows its predecessor ended in a live worker, not in a crash, and
+# does not count it towards WORKER_LOST / crash-loop quarantine. A redelivery after a real crash
+# is the original message (or the reconciler's), which never carries it.
+UNRECORDED_END = "schedq_unrecorded_end"
+
 
 class JobTask(Task):
     acks_late = True
@@ -41,7 +47,8 @@ class JobTask(Task):
             return None
         job_id = uuid.UUID(str(args[0]))
         try:
-            decision = run_delivery(job_id, settings)
+            ended = bool(getattr(self.request, UNRECORDED_END, False))
+            decision = run_delivery(job_id, settings, previous_ended=ended)
         except Exception as exc:
             err = classify(exc)
             if not err.retryable:
@@ -50,7 +57,9 @@ class JobTask(Task):
             log.warning(
                 "job %s: outcome not recorded (%s); retrying in %.1fs", job_id, err.code, delay
             )
-            raise self.retry(countdown=delay, max_retries=None) from None
+            raise self.retry(
+                countdown=delay, max_retries=None, headers={UNRECORDED_END: True}
+            ) from None
         if decision.error is not None and decision.error.code == "UNKNOWN_JOB":
             refusal = poison.Refusal("UNKNOWN_JOB", "no such job in the ledger")
             poison.record(settings, refusal, task_name=self.name, message_id=str(job_id))

@@ -20,7 +20,8 @@ from shared.domain.appointments import (
     RescheduleAppointmentPayload,
 )
 from shared.domain.booking import BookingCheck, check_booking
-from shared.errors import SchedqError, error, not_found, validation_failed
+from shared.errors import SchedqError, error, not_found, validation_failed, violation_details
+from shared.patient_data import seal
 from shared.schedule_reader import load_inputs
 from worker.pipeline.context import Applied, JobContext
 from worker.pipeline.handlers import handles
@@ -34,7 +35,7 @@ def schedule_conflict(check: BookingCheck) -> SchedqError:
     """The error the exclusion constraint's SQLSTATE 23P01 maps to (worker.pipeline.error_map)."""
     return error(
         "SCHEDULE_CONFLICT",
-        details={"violations": [v.as_dict() for v in check.violations]},
+        details=violation_details(check.violations),
     )
 
 
@@ -63,16 +64,11 @@ def book_appointment(uow: UnitOfWork, ctx: JobContext, payload: BookAppointmentP
     start, end = payload.starts_at.astimezone(UTC), payload.ends_at.astimezone(UTC)
     seat = _checked(uow, payload.doctor_id, start, end)
     ident = payload.appointment_id or uuid.uuid5(NAMESPACE, str(ctx.job_id))
-    state = {
-        "starts_at": start,
-        "ends_at": end,
-        "seat": seat,
-        "status": payload.status,
-        "patient_ref": payload.patient_ref,
-    }
+    state = {"starts_at": start, "ends_at": end, "seat": seat, "status": payload.status}
     # Plain SQL, the statement every booking runs (see UnitOfWork.sql for why). The exclusion
-    # constraint speaks here (23P01 -> SCHEDULE_CONFLICT).
-    uow.sql(_INSERT, {**state, "id": ident, "doctor_id": payload.doctor_id, "job_id": ctx.job_id})
+    # constraint speaks here (23P01 -> SCHEDULE_CONFLICT). The reference is stored sealed.
+    row = {**state, "patient_ref": seal(payload.patient_ref)}
+    uow.sql(_INSERT, {**row, "id": ident, "doctor_id": payload.doctor_id, "job_id": ctx.job_id})
     after = {**state, "starts_at": start.isoformat(), "ends_at": end.isoformat()}
     return _done(uow, ctx, payload.doctor_id, ident, {**after, "needs_reschedule": False}, "booked")
 
