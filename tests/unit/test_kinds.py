@@ -14,7 +14,7 @@ from typing import get_args
 import pytest
 from pydantic import BaseModel
 
-from shared import kinds, metrics
+from shared import kinds
 from shared.errors import SchedqError
 from shared.kinds import KINDS, JobKind, by_doctor
 from shared.payloads import Payload
@@ -23,6 +23,7 @@ from worker.app import app
 from worker.pipeline import executor
 from worker.pipeline.context import ConflictStrategy, JobContext
 from worker.pipeline.handlers import BOUND, bind, handler_for
+from worker.runtime import metrics
 
 # The product's kinds and their public names (the documented interface).
 PRODUCT = {
