@@ -71,6 +71,22 @@ PERIODIC = Counter(
     ["task", "outcome"],
 )
 
+# celery-exporter's task counters (same names and labels), for dashboards built on it. Counted
+# from the same task states Flower shows: a wait or a duplicate delivery sends no task event
+# and is not counted here either.
+CELERY_RECEIVED = Counter(
+    "celery_task_received", "Task messages a worker received.", ["name", "hostname"]
+)
+CELERY_SUCCEEDED = Counter(
+    "celery_task_succeeded", "Tasks that ended SUCCESS.", ["name", "hostname"]
+)
+CELERY_FAILED = Counter(
+    "celery_task_failed",
+    "Tasks that ended FAILURE, by exception class (JobFailed: rejected or dead job).",
+    ["name", "hostname", "exception"],
+)
+CELERY_RETRIED = Counter("celery_task_retried", "Tasks that ended RETRY.", ["name", "hostname"])
+
 # "report": calendar imports list conflicts with appointments and never resolve them.
 STRATEGIES = ("reject", "flag", "force", "report")
 DIRECTIONS = ("import", "export", "delete")
@@ -90,6 +106,13 @@ DEAD_CODES = tuple(
 RETRY_CATEGORIES = tuple(
     sorted({str(e.category) for e in CATALOGUE.values() if e.retryable and e.category})
 )
+
+
+def initialise_celery(task_names: tuple[str, ...], hostname: str) -> None:
+    for name in task_names:
+        for counter in (CELERY_RECEIVED, CELERY_SUCCEEDED, CELERY_RETRIED):
+            counter.labels(name=name, hostname=hostname)
+        CELERY_FAILED.labels(name=name, hostname=hostname, exception="JobFailed")
 
 
 def initialise(kinds: tuple[str, ...], periodic: tuple[str, ...]) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from celery.signals import (
     task_postrun,
     task_prerun,
+    task_received,
     worker_init,
     worker_process_shutdown,
 )
@@ -101,6 +102,35 @@ def record(kind: str, decision: Decision | None, state: str | None, seconds: flo
     return outcome
 
 
+def _registered() -> frozenset[str]:
+    return frozenset(k.task_name for k in KINDS.values()) | frozenset(PERIODIC)
+
+
+def _task_label(name: str) -> str:
+    """A registered task's name, else "unknown": a forged message cannot add label values."""
+    return name if name in _registered() else "unknown"
+
+
+def _celery_state(name: str, task: Any, state: str | None) -> None:
+    hostname = str(getattr(getattr(task, "request", None), "hostname", None) or "unknown")
+    label = _task_label(name)
+    if state == "SUCCESS":
+        metrics.CELERY_SUCCEEDED.labels(name=label, hostname=hostname).inc()
+    elif state == "RETRY":
+        metrics.CELERY_RETRIED.labels(name=label, hostname=hostname).inc()
+    elif state == "FAILURE":
+        exc = getattr(getattr(task, "request", None), "schedq_decision", None)
+        exception = "JobFailed" if exc is not None else "error"
+        metrics.CELERY_FAILED.labels(name=label, hostname=hostname, exception=exception).inc()
+
+
+@task_received.connect
+def _received(request: Any = None, **_: Any) -> None:
+    name = str(getattr(request, "name", None) or "")
+    hostname = str(getattr(request, "hostname", None) or "unknown")
+    metrics.CELERY_RECEIVED.labels(name=_task_label(name), hostname=hostname).inc()
+
+
 @task_prerun.connect
 def _started_at(task_id: str | None = None, **_: Any) -> None:
     if task_id:
@@ -114,6 +144,7 @@ def _finished(
     start = _started.pop(task_id or "", None)
     seconds = time.perf_counter() - start if start is not None else None
     name = str(getattr(task, "name", None) or "")
+    _celery_state(name, task, state)
     if name in PERIODIC:
         outcome = "succeeded" if state == "SUCCESS" else "failed"
         metrics.PERIODIC.labels(task=PERIODIC[name], outcome=outcome).inc()
@@ -132,8 +163,11 @@ def registry() -> CollectorRegistry:
 
 
 @worker_init.connect
-def _serve_metrics(**_: Any) -> None:
+def _serve_metrics(sender: Any = None, **_: Any) -> None:
     metrics.initialise(tuple(KINDS), tuple(PERIODIC.values()))
+    hostname = getattr(sender, "hostname", None)
+    if hostname:
+        metrics.initialise_celery(tuple(sorted(_registered())), str(hostname))
     settings = get_settings()
     if not settings.metrics_port:
         return
