@@ -128,6 +128,10 @@ def initialise(kinds: tuple[str, ...], periodic: tuple[str, ...]) -> None:
         for category in RETRY_CATEGORIES:
             RETRIES.labels(kind=kind, category=category)
         WAITS.labels(kind=kind)
+        for strategy in STRATEGIES:
+            CONFLICTS.labels(kind=kind, strategy=strategy)
+    for direction in DIRECTIONS:
+        CALENDAR_EVENTS.labels(direction=direction)
     for task in periodic:
         for outcome in ("succeeded", "failed"):
             PERIODIC.labels(task=task, outcome=outcome)
