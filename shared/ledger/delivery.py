@@ -128,7 +128,10 @@ def finish(
     elif status == "succeeded":
         # Errors of earlier attempts stay in the history, not on a job that succeeded.
         values.update(dict.fromkeys(_ERROR_COLUMNS))
-    sets = "finished_at = now(), updated_at = now(), unfinished_deliveries = 0"
+    # clock_timestamp(), not now(): now() is when the transaction began, before it waited for
+    # the doctor's lock, so a job that waited minutes would be recorded as taking milliseconds.
+    sets = "finished_at = clock_timestamp(), updated_at = clock_timestamp()"
+    sets += ", unfinished_deliveries = 0"
     sets += ", next_attempt_at = NULL"
     if count_attempt:
         sets += ", attempts = attempts + 1"
@@ -148,7 +151,7 @@ def requeue(
     values: dict[str, Any] = {"status": "queued", "next_attempt_at": next_at}
     if error is not None:
         values.update(_error_values(error))
-    sets = "updated_at = now(), unfinished_deliveries = 0"
+    sets = "updated_at = clock_timestamp(), unfinished_deliveries = 0"
     if count_attempt:
         sets += ", attempts = attempts + 1"
     _update_job(uow, job_id, values, sets)
