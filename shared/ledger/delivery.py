@@ -31,7 +31,7 @@ UPDATE jobs SET status = 'running',
                 updated_at = now()
  WHERE id = %(id)s AND {_PENDING}
 RETURNING kind, payload, order_key, seq, attempts, unfinished_deliveries, correlation_id,
-          submitter,
+          submitter, created_at,
           -- this transaction commits asynchronously (see begin_delivery); set here, not in a
           -- statement of its own, to save a round trip on every delivery
           set_config('synchronous_commit', 'off', true) AS commit_mode

@@ -17,15 +17,38 @@ def value(name: str, **labels: str) -> float:
 
 
 def test_crash_without_decision_is_an_error_and_bad_message_is_dropped() -> None:
-    before = value("schedq_jobs_total", kind=KIND, outcome="error")
+    before = value("schedq_deliveries_total", kind=KIND, outcome="error")
     assert record(KIND, None, "FAILURE", 0.2) == "error"
-    assert value("schedq_jobs_total", kind=KIND, outcome="error") == before + 1
+    assert value("schedq_deliveries_total", kind=KIND, outcome="error") == before + 1
     assert record(KIND, None, "SUCCESS", 0.0) == "dropped"
+
+
+def test_a_job_counts_once_by_final_status_and_deliveries_apart() -> None:
+    series = [
+        ("schedq_jobs_total", {"kind": KIND, "outcome": "succeeded"}),
+        ("schedq_jobs_total", {"kind": KIND, "outcome": "dead"}),
+        ("schedq_deliveries_total", {"kind": KIND, "outcome": "wait"}),
+        ("schedq_deliveries_total", {"kind": KIND, "outcome": "retry"}),
+        ("schedq_deliveries_total", {"kind": KIND, "outcome": "noop"}),
+        ("schedq_deliveries_total", {"kind": KIND, "outcome": "succeeded"}),
+        ("schedq_job_waits_total", {"kind": KIND}),
+        ("schedq_job_retries_total", {"kind": KIND, "category": "DATABASE"}),
+        ("schedq_job_latency_seconds_count", {"kind": KIND}),
+    ]
+    before = [value(name, **labels) for name, labels in series]
+    # One job: two waits, one retry, success, then a duplicate delivery.
+    record(KIND, Decision("wait", countdown=0.5, kind=KIND), "IGNORED", 0.01)
+    record(KIND, Decision("wait", countdown=0.5, kind=KIND), "IGNORED", 0.01)
+    record(KIND, Decision("retry", error=error("DATABASE_BUSY"), kind=KIND), "RETRY", 0.01)
+    record(KIND, Decision("succeeded", kind=KIND, latency=2.5), "SUCCESS", 0.01)
+    record(KIND, Decision("noop", kind=KIND), "IGNORED", 0.01)
+    moved = [value(name, **labels) - b for (name, labels), b in zip(series, before, strict=True)]
+    assert moved == [1, 0, 2, 1, 1, 1, 2, 1, 1]
 
 
 def test_waits_and_duplicates_are_counted_but_not_timed() -> None:
     before = value("schedq_job_duration_seconds_count", kind=KIND)
-    record(KIND, Decision("wait", countdown=0.5, kind=KIND), "RETRY", 0.01)
+    record(KIND, Decision("wait", countdown=0.5, kind=KIND), "IGNORED", 0.01)
     record(KIND, Decision("noop", kind=KIND), "SUCCESS", 0.01)
     assert value("schedq_job_duration_seconds_count", kind=KIND) == before
 
@@ -77,3 +100,17 @@ def test_labels_stay_bounded() -> None:
     before = value("schedq_conflicts_total", kind=KIND, strategy="reject")
     record(KIND, Decision("rejected", error=idem, kind=KIND), "SUCCESS", 0.1)
     assert value("schedq_conflicts_total", kind=KIND, strategy="reject") == before
+
+
+def test_alerting_series_exist_at_zero_after_initialise() -> None:
+    from worker.runtime import metrics
+
+    metrics.initialise((KIND,), ("reconcile",))
+    for code in ("RETRIES_EXHAUSTED", "WORKER_CRASH_LOOP", "UNEXPECTED_ERROR"):
+        labels = {"kind": KIND, "code": code}
+        assert REGISTRY.get_sample_value("schedq_dead_letters_total", labels) is not None
+    for outcome in ("succeeded", "rejected", "dead"):
+        labels = {"kind": KIND, "outcome": outcome}
+        assert REGISTRY.get_sample_value("schedq_jobs_total", labels) is not None
+    labels = {"task": "reconcile", "outcome": "failed"}
+    assert REGISTRY.get_sample_value("schedq_periodic_runs_total", labels) is not None

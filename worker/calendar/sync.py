@@ -63,11 +63,13 @@ def sync_calendar(uow: UnitOfWork, ctx: JobContext, ref: LinkRef) -> Applied:
     outcome["conflict_count"] = total
     outcome["conflicts"] = listed
     # Imports never resolve conflicts; they report them. The two keys below stay in the stored
-    # result for producers; metrics count the typed figures.
+    # result for producers (every standing conflict); metrics count the typed figure, which
+    # holds only the conflicts this sync's new or moved busy rows made.
     outcome["strategy"] = "report"
     events = CalendarEvents(imported=changes.inserted + changes.updated, deleted=changes.deleted)
     outcome["events_synced"] = {"import": events.imported, "delete": events.deleted}
-    return Applied(outcome, conflicts=settled(total, "report"), events=events)
+    arisen = busy_store.new_conflicts(uow, link, changes.arrived) if total else 0
+    return Applied(outcome, conflicts=settled(arisen, "report"), events=events)
 
 
 def _stale(link: CalendarLink, window_end: datetime, settings: CalendarSettings) -> bool:

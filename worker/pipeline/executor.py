@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from shared.db.uow import UnitOfWork
@@ -52,6 +53,8 @@ class Decision:
     conflicts: Conflicts | None = None
     # Calendar events the job wrote, by direction (succeeded calendar jobs).
     events: CalendarEvents | None = None
+    # Submit to commit of the final status, in seconds (succeeded, rejected, dead only).
+    latency: float | None = None
 
 
 def backoff(settings: Settings, attempt: int, retry_after: float | None = None) -> float:
@@ -90,18 +93,29 @@ def run_delivery(job_id: uuid.UUID, settings: Settings, previous_ended: bool = F
         uow.commit()
     kind = row.kind
     if row.unfinished_deliveries > settings.max_deliveries:
-        return _conclude(job_id, kind, "dead", _CRASH_LOOP, settings, row.attempts)
+        decision = _conclude(job_id, kind, "dead", _CRASH_LOOP, settings, row.attempts)
+        return _timed(decision, row.created_at)
     ctx = JobContext(job_id, kind, row.correlation_id, row.submitter, row.attempts + 1)
     try:
-        return _apply(ctx, row.payload, row.order_key, row.seq, settings)
+        decision = _apply(ctx, row.payload, row.order_key, row.seq, settings)
     except Exception as exc:
         err = classify(exc)
         if err.category is Category.SYSTEM and not err.retryable:
             log.exception("job %s failed unexpectedly", job_id)
-            return _conclude(job_id, kind, "dead", err, settings, row.attempts)
-        if err.retryable:
-            return _conclude(job_id, kind, "retry", err, settings, row.attempts)
-        return _conclude(job_id, kind, "rejected", err, settings, row.attempts)
+            decision = _conclude(job_id, kind, "dead", err, settings, row.attempts)
+        elif err.retryable:
+            decision = _conclude(job_id, kind, "retry", err, settings, row.attempts)
+        else:
+            decision = _conclude(job_id, kind, "rejected", err, settings, row.attempts)
+    return _timed(decision, row.created_at)
+
+
+def _timed(decision: Decision, created_at: datetime) -> Decision:
+    """Add submit-to-commit latency to a final decision (called right after its commit)."""
+    if decision.action not in ("succeeded", "rejected", "dead"):
+        return decision
+    latency = max(0.0, (datetime.now(UTC) - created_at).total_seconds())
+    return replace(decision, latency=latency)
 
 
 def _apply(

@@ -161,6 +161,10 @@ def test_busy_time_over_a_booked_appointment_is_a_conflict_and_the_booking_stays
     assert (outcome["conflict_count"], outcome["strategy"]) == (1, "report")
     assert outcome["conflicts"][0]["appointment_id"] == str(appt)
     assert outcome["conflicts"][0]["uid"] == f"weekly-{uid}"
+    # The next sync finds the feed unchanged: the standing conflict is listed, not counted again.
+    again = run_applied("sync_calendar", {"doctor_id": doctor, "link_id": link_id})
+    assert again.result["fetched"] in ("not_modified", "unchanged")
+    assert again.result["conflict_count"] == 1 and again.conflicts is None
     with UnitOfWork() as uow:
         booked = uow.session.get(Appointment, appt)
         assert booked is not None and booked.status == "booked"
