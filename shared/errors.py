@@ -90,6 +90,16 @@ class Entry:
 # never rename.
 CATALOGUE: dict[str, Entry] = {
     "VALIDATION_FAILED": Entry(Category.VALIDATION, Severity.LOW, "{summary}"),
+    "ENCRYPTION_KEY_MISSING": Entry(
+        Category.SYSTEM,
+        Severity.CRITICAL,
+        "No encryption key is configured (SCHEDQ_ENCRYPTION_KEYS); an operator must set one.",
+    ),
+    "ENCRYPTION_KEY_UNKNOWN": Entry(
+        Category.SYSTEM,
+        Severity.CRITICAL,
+        "Stored data was encrypted with a key that is no longer configured.",
+    ),
     "IDEMPOTENCY_CONFLICT": Entry(
         Category.BUSINESS_LOGIC,
         Severity.MEDIUM,

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import sys
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.domain.times import parse_hhmm
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SCHEDQ_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a rejected value may be a secret (a key, a password in a URL).
+    model_config = SettingsConfigDict(
+        env_prefix="SCHEDQ_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/schedq"
@@ -62,6 +65,10 @@ class Settings(BaseSettings):
     # Port of a worker node's Prometheus endpoint (0 = none); `schedq worker --metrics-port`.
     metrics_port: int = Field(0, ge=0, le=65535)
     metrics_address: str = "127.0.0.1"
+    # Fernet keys for data encrypted at rest (shared.crypto), comma-separated: the first
+    # encrypts, every one decrypts (rotation: put the new key first, re-encrypt, drop the old).
+    # No default: outside development/test a process that needs them refuses to run without.
+    encryption_keys: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("database_url")
     @classmethod
@@ -76,6 +83,13 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "redis+socket://", "amqp://")):
             raise ValueError("must be a redis://, rediss://, redis+socket:// or amqp:// URL")
         return value
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _fernet_keys(cls, value: object) -> object:
+        from shared.crypto import parse_keys
+
+        return parse_keys(value)
 
     @field_validator("retry_limits", mode="before")
     @classmethod
