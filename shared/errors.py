@@ -90,6 +90,92 @@ class Entry:
 # never rename.
 CATALOGUE: dict[str, Entry] = {
     "VALIDATION_FAILED": Entry(Category.VALIDATION, Severity.LOW, "{summary}"),
+    "CALENDAR_AUTH_REFUSED": Entry(
+        Category.AUTHENTICATION,
+        Severity.HIGH,
+        "The calendar provider refused the credentials; an operator must fix the credential.",
+    ),
+    "CALENDAR_BAD_RESPONSE": Entry(
+        Category.EXTERNAL_SERVICE,
+        Severity.MEDIUM,
+        "The calendar provider answered with something that is not a valid calendar response.",
+    ),
+    "CALENDAR_CREDENTIAL_MISSING": Entry(
+        Category.AUTHENTICATION,
+        Severity.HIGH,
+        "The credential this calendar link names is not registered; an operator registers it"
+        " with 'schedq credentials add'.",
+    ),
+    "CALENDAR_CREDENTIAL_NOT_BOUND": Entry(
+        Category.AUTHORIZATION,
+        Severity.HIGH,
+        "The credential this calendar link names is registered for another doctor or another"
+        " server; nothing was contacted.",
+    ),
+    "CALENDAR_EDIT_RACE": Entry(
+        Category.EXTERNAL_SERVICE,
+        Severity.LOW,
+        "The exported event kept changing remotely; the publish will be retried.",
+        retryable=True,
+    ),
+    "CALENDAR_FORBIDDEN": Entry(
+        Category.AUTHORIZATION,
+        Severity.HIGH,
+        "The calendar provider does not allow this access; an operator must grant it.",
+    ),
+    "CALENDAR_NOT_FOUND": Entry(
+        Category.EXTERNAL_SERVICE,
+        Severity.MEDIUM,
+        "The linked calendar does not exist at the provider.",
+    ),
+    "CALENDAR_PROVIDER_CIRCUIT_OPEN": Entry(
+        Category.EXTERNAL_SERVICE,
+        Severity.MEDIUM,
+        "The calendar provider failed repeatedly; the sync waits before trying again.",
+        retryable=True,
+    ),
+    "CALENDAR_PROVIDER_ERROR": Entry(
+        Category.EXTERNAL_SERVICE,
+        Severity.MEDIUM,
+        "The calendar provider is unavailable or busy; the job will be retried.",
+        retryable=True,
+    ),
+    "CALENDAR_RATE_LIMITED": Entry(
+        Category.EXTERNAL_SERVICE,
+        Severity.MEDIUM,
+        "The calendar provider asked us to slow down; the job will be retried.",
+        retryable=True,
+    ),
+    "CALENDAR_REQUEST_REFUSED": Entry(
+        Category.EXTERNAL_SERVICE, Severity.MEDIUM, "The calendar provider refused the request."
+    ),
+    "CALENDAR_RESPONSE_TOO_LARGE": Entry(
+        Category.EXTERNAL_SERVICE,
+        Severity.MEDIUM,
+        "The calendar provider's answer is larger than the {limit_bytes}-byte limit.",
+    ),
+    "CALENDAR_TARGET_REFUSED": Entry(
+        Category.VALIDATION,
+        Severity.MEDIUM,
+        "This calendar address is not allowed.",
+    ),
+    "CALENDAR_TIMEOUT": Entry(
+        Category.TIMEOUT,
+        Severity.MEDIUM,
+        "The calendar provider did not answer in time; the job will be retried.",
+        retryable=True,
+    ),
+    "CALENDAR_TOO_MANY_REDIRECTS": Entry(
+        Category.EXTERNAL_SERVICE,
+        Severity.MEDIUM,
+        "The calendar provider redirected more than {limit} times.",
+    ),
+    "CALENDAR_UNREACHABLE": Entry(
+        Category.NETWORK,
+        Severity.MEDIUM,
+        "The calendar provider could not be reached; the job will be retried.",
+        retryable=True,
+    ),
     "ENCRYPTION_KEY_MISSING": Entry(
         Category.SYSTEM,
         Severity.CRITICAL,
@@ -104,6 +190,16 @@ CATALOGUE: dict[str, Entry] = {
         Category.BUSINESS_LOGIC,
         Severity.MEDIUM,
         "This idempotency key was already used for a different request.",
+    ),
+    "ICS_EVENT_WITHOUT_UID": Entry(Category.VALIDATION, Severity.MEDIUM, "{where} has no UID."),
+    "ICS_MALFORMED": Entry(Category.VALIDATION, Severity.MEDIUM, "{problem}"),
+    "ICS_NOT_A_CALENDAR": Entry(
+        Category.VALIDATION, Severity.MEDIUM, "The content is not an iCalendar (no VCALENDAR)."
+    ),
+    "ICS_TOO_MANY_INSTANCES": Entry(
+        Category.VALIDATION,
+        Severity.MEDIUM,
+        "The calendar has more busy time than one link may hold ({problem}); nothing was applied.",
     ),
     "UNKNOWN_JOB_KIND": Entry(
         Category.VALIDATION, Severity.LOW, "'{kind}' is not a job kind schedq knows."
