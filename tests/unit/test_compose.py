@@ -100,12 +100,43 @@ def test_service_env_vars_are_real_settings(name: str) -> None:
     fields = {f"SCHEDQ_{f.upper()}" for f in Settings.model_fields}
     assert set(env) <= fields, f"{name}: unknown settings {set(env) - fields}"
     values = {k.removeprefix("SCHEDQ_").lower(): v for k, v in env.items()}
-    # ${VAR:-default} interpolation: validate with the default compose would use.
-    values = {
-        k: v.split(":-", 1)[1].rstrip("}") if v.startswith("${") else v for k, v in values.items()
-    }
-    settings = Settings(**values)
+    settings = Settings(**resolved(values))
     assert settings.env == "production"
+
+
+def resolved(values: dict[str, Any]) -> dict[str, Any]:
+    """``${VAR:-default}``: the default compose would use; ``${VAR:?msg}`` (required, no
+    default): a value the operator must supply, here a generated one of the right shape."""
+    from shared.crypto import generate_key
+
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, str) and value.startswith("${") and ":?" in value:
+            assert key == "encryption_keys", f"{key}: only secrets are required without default"
+            value = generate_key()
+        elif isinstance(value, str) and value.startswith("${"):
+            value = value.split(":-", 1)[1].rstrip("}")
+        out[key] = value
+    return out
+
+
+def test_encryption_keys_have_no_default_in_the_stack() -> None:
+    env = COMPOSE["x-schedq-env"]
+    assert env["SCHEDQ_ENCRYPTION_KEYS"].startswith("${SCHEDQ_ENCRYPTION_KEYS:?")
+
+
+@pytest.mark.parametrize("name", ["worker-schedule", "worker-calendar"])
+def test_workers_pass_the_startup_checks_with_their_pool(name: str) -> None:
+    """Every job gets an enforced deadline: the pool each worker runs is checked like a worker
+    checks itself at start (threads/eventlet/gevent/solo enforce no time limit)."""
+    from worker.runtime.config import worker_config
+    from worker.runtime.startup_checks import problems
+
+    svc = SERVICES[name]
+    env = {k.removeprefix("SCHEDQ_").lower(): v for k, v in svc["environment"].items()}
+    settings = Settings(**resolved(env))
+    ctx = parse_cli(svc["command"])
+    assert problems(worker_config(settings), settings, pool=ctx.params["pool"]) == []
 
 
 def test_flower_requires_login_in_the_stack() -> None:
@@ -117,7 +148,7 @@ def test_flower_requires_login_in_the_stack() -> None:
 def test_workers_per_queue_and_one_beat() -> None:
     assert option(SERVICES["worker-schedule"], "--queues") == "schedule"
     assert option(SERVICES["worker-calendar"], "--queues") == "calendar"
-    assert option(SERVICES["worker-calendar"], "--pool") == "threads"
+    assert option(SERVICES["worker-calendar"], "--pool") == "prefork"
     assert "deploy" not in SERVICES["beat"]  # never scaled: one beat
     for name in ("worker-schedule", "worker-calendar"):
         node = option(SERVICES[name], "--hostname").split("@")[0]
