@@ -198,7 +198,10 @@ class Session:
         headers: Mapping[str, str] | None = None,
         **_ignored: Any,  # proxies, auth, timeout, verify, cert from caldav: ours apply
     ) -> Reply:
-        target = httpx.URL(url)
+        try:
+            target = httpx.URL(url)
+        except (httpx.InvalidURL, ValueError):
+            raise refused("url") from None  # e.g. 0177.0.0.1, which httpx will not parse
         body = data.encode() if isinstance(data, str) else data
         for _hop in range(self.settings.max_redirects + 1):
             timeout = min(self.settings.http_timeout, self.deadline.left())

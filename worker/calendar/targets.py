@@ -15,6 +15,18 @@ from worker.calendar import metrics as calendar_metrics
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+# Special-purpose ranges (IANA registries) that ``is_global`` does not cover in every Python
+# version: protocol assignments, documentation, benchmarking, reserved, unique-local.
+_SPECIAL = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15",
+        "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "2001:db8::/32", "2001::/23",
+        "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8", "100::/64",
+    )
+)  # fmt: skip
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
 
 def refused(reason: str) -> SchedqError:
     # The reason is counted (a metric label from a fixed set), never shown to the submitter.
@@ -29,11 +41,15 @@ def _unwrap(ip: Address) -> Address:
                 return embedded
         if ip.teredo is not None:
             return ip.teredo[1]
+        if ip in _NAT64:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip
 
 
 def is_public(ip: Address) -> bool:
     ip = _unwrap(ip)
+    if any(ip in net for net in _SPECIAL):
+        return False
     return ip.is_global and not (
         ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_link_local
     )
