@@ -33,6 +33,13 @@ class Limits:
 
     per_series: int = 1000
     total: int = 20_000
+    # Instances a rule may produce from its DTSTART to the window's end (those before the
+    # window cost expansion work too): a daily event since 1990 passes, FREQ=SECONDLY never.
+    work_factor: int = 50
+
+    @property
+    def work(self) -> int:
+        return self.per_series * self.work_factor
 
 
 def malformed(problem: str, **details: Any) -> SchedqError:
@@ -169,6 +176,67 @@ def _only(cal: icalendar.Calendar, uids: set[str]) -> icalendar.Calendar:
     return out
 
 
+_PERIOD = {
+    "SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600, "DAILY": 86400, "WEEKLY": 7 * 86400,
+    "MONTHLY": 28 * 86400, "YEARLY": 365 * 86400,
+}  # fmt: skip
+
+
+def _expansion(part: str, freq: str) -> int:
+    """How many instances one value of a BY part can add per period (an upper bound)."""
+    if part == "BYDAY":
+        return {"YEARLY": 53, "MONTHLY": 5}.get(freq, 1)
+    if part == "BYMONTHDAY":
+        return 12 if freq == "YEARLY" else 1
+    if part == "BYWEEKNO":
+        return 7
+    return 1
+
+
+def rule_work(event: Any, zone: ZoneInfo, window_end: datetime) -> int:
+    """An upper bound of the instances a series produces from DTSTART to ``window_end``,
+    computed from the rule alone, so a hostile rule is refused before anything is expanded."""
+    rdates = event.get("RDATE")
+    extra = sum(len(r.dts) for r in (rdates if isinstance(rdates, list) else [rdates]) if r)
+    rule = event.get("RRULE")
+    if rule is None:
+        return 1 + extra
+    freq = str((rule.get("FREQ") or ["DAILY"])[0]).upper()
+    interval = max(1, int((rule.get("INTERVAL") or [1])[0]))
+    start = _instant(event["DTSTART"].dt, zone)
+    end = window_end
+    if rule.get("UNTIL"):
+        end = min(end, _instant(rule["UNTIL"][0], zone))
+    periods = max(0, int((end - start).total_seconds() // (_PERIOD.get(freq, 1) * interval))) + 1
+    per_period = 1
+    for part, values in rule.items():
+        if part.startswith("BY") and part != "BYSETPOS":
+            per_period *= max(1, len(values)) * _expansion(part, freq)
+    bound = periods * per_period
+    if rule.get("COUNT"):
+        bound = min(bound, int(rule["COUNT"][0]))
+    return bound + extra
+
+
+def _check_work(cal: icalendar.Calendar, series: set[str], zone: ZoneInfo, end: datetime,
+                limits: Limits) -> None:  # fmt: skip
+    for index, event in enumerate(cal.walk("VEVENT")):
+        if str(event["UID"]) not in series:
+            continue
+        try:
+            work = rule_work(event, zone, end)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+            raise malformed(f"VEVENT #{index + 1} has an invalid RRULE.", index=index) from None
+        if work > limits.work:
+            raise _too_many(
+                f"a recurring event would expand to more than {limits.work} instances",
+                limit=limits.per_series,
+                uid=str(event["UID"])[:200],
+                component="VEVENT",
+                index=index,
+            )
+
+
 def _start_of(occ: Any, zone: ZoneInfo) -> datetime:
     return _instant(occ["DTSTART"].dt, zone)
 
@@ -194,6 +262,7 @@ def _occurrences(
         raise _too_many(f"more than {limits.total} events", limit=limits.total)
     occurrences: list[Any] = []
     per_series: dict[str, int] = {}
+    _check_work(cal, series, zone, window_end, limits)
     try:
         expanded = recurring_ical_events.of(_only(cal, series)) if series else None
         for occ in expanded.after(window_start) if expanded is not None else ():

@@ -132,7 +132,7 @@ def trickle(interval: float = 0.2) -> Behaviour:
     def run(h: BaseHTTPRequestHandler, s: HostileServer) -> None:
         h.send_response(200)
         h.send_header("Content-Type", "text/calendar")
-        h.send_header("Content-Length", str(10**9))
+        h.send_header("Connection", "close")  # no length: the body ends when the server closes
         h.end_headers()
         for _ in range(100_000):
             if s.release.is_set():

@@ -24,15 +24,19 @@ _READERS = ("caldav", "lxml", "icalendar", "niquests")
 
 
 def _raised_reading_answer(exc: BaseException) -> bool:
-    """An lxml/caldav error, or any exception whose innermost frame is in a reader library
-    (a hostile answer makes caldav hit KeyError, IndexError ...); our own bugs stay bugs."""
+    """An lxml/caldav error, or an exception raised while a reader library was working on an
+    answer: the innermost frame that is either ours or a reader's belongs to a reader (a hostile
+    answer makes caldav hit KeyError, TypeError in urllib ...); our own bugs stay bugs."""
     if isinstance(exc, etree.LxmlError | dav_error.DAVError):
         return True
+    owner = ""
     tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
+    while tb is not None:
+        package = str(tb.tb_frame.f_globals.get("__name__", "")).split(".", 1)[0]
+        if package in _READERS or package in ("worker", "shared"):
+            owner = package
         tb = tb.tb_next
-    module = str(tb.tb_frame.f_globals.get("__name__", "")) if tb is not None else ""
-    return module.split(".", 1)[0] in _READERS
+    return owner in _READERS
 
 
 def map_provider_error(exc: BaseException) -> SchedqError:
