@@ -154,3 +154,34 @@ def test_a_followed_redirect_reaches_an_allowed_target(hostile: HostileServer) -
     url = hostile.on("/old", redirect("/feed.ics", status=301))
     with egress.Session(CalendarSettings(allowed_networks="127.0.0.1/32")) as session:
         assert session.request("GET", url).content == FEED
+
+
+@pytest.mark.usefixtures("database_url", "redis_url")
+def test_caldav_requests_take_the_same_checked_path(hostile: HostileServer, uid: str) -> None:
+    """The caldav library's own HTTP stack is replaced: its REPORT redirected to the metadata
+    service is refused like a feed's GET (the loopback-only transport guards the test)."""
+    from tests.calendar_support import make_doctor, run
+
+    url = hostile.on("/dav/cal/", redirect("http://169.254.169.254/latest/", status=307))
+    doctor = make_doctor(f"dav-ssrf-{uid}")
+    link_id = run("link_calendar", {"doctor_id": doctor, "kind": "caldav", "url": url})["link_id"]
+    with pytest.raises(SchedqError) as caught:
+        run("sync_calendar", {"doctor_id": doctor, "link_id": link_id})
+    assert caught.value.code == "CALENDAR_TARGET_REFUSED"
+    assert {s.path for s in hostile.seen} == {"/dav/cal/"}
+
+
+@pytest.mark.usefixtures("database_url", "redis_url")
+@pytest.mark.parametrize(
+    "url", ["http://169.254.169.254/latest/", "http://2130706433:6379/", "http://[::1]:5432/"]
+)
+def test_links_to_internal_address_literals_are_refused_when_submitted(
+    uid: str, url: str, calendar_env: pytest.MonkeyPatch
+) -> None:
+    from tests.calendar_support import make_doctor, run
+
+    calendar_env.setenv("SCHEDQ_CALENDAR_ALLOWED_NETWORKS", "")  # production: no allow-list
+    doctor = make_doctor(f"lit-{uid}-{len(url)}")
+    with pytest.raises(SchedqError) as caught:
+        run("link_calendar", {"doctor_id": doctor, "kind": "ics", "url": url})
+    assert caught.value.code == "CALENDAR_TARGET_REFUSED"
