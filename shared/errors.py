@@ -89,14 +89,62 @@ class Entry:
 # tests/unit/test_error_catalogue.py keeps the two equal). Codes are a public interface: add,
 # never rename.
 CATALOGUE: dict[str, Entry] = {
+    "API_CLIENT_EXISTS": Entry(
+        Category.VALIDATION, Severity.LOW, "An API client named '{name}' exists already."
+    ),
+    "API_CLIENT_NOT_FOUND": Entry(
+        Category.VALIDATION, Severity.LOW, "No API client named '{name}' exists."
+    ),
+    "AUTH_INVALID": Entry(
+        Category.AUTHENTICATION, Severity.MEDIUM, "The API token is not valid or was revoked."
+    ),
+    "AUTH_REQUIRED": Entry(
+        Category.AUTHENTICATION,
+        Severity.LOW,
+        "This endpoint needs an API token: send 'Authorization: Bearer <token>'.",
+    ),
+    "BODY_NOT_JSON": Entry(
+        Category.VALIDATION, Severity.LOW, "The request body is not valid JSON."
+    ),
+    "BODY_TOO_LARGE": Entry(
+        Category.VALIDATION, Severity.LOW, "The request body is over the limit of {limit} bytes."
+    ),
+    "FORBIDDEN_ROLE": Entry(
+        Category.AUTHORIZATION, Severity.MEDIUM, "The role '{role}' may not use this endpoint."
+    ),
+    "FORBIDDEN_SCOPE": Entry(
+        Category.AUTHORIZATION, Severity.MEDIUM, "This request is outside the client's scope."
+    ),
     "VALIDATION_FAILED": Entry(Category.VALIDATION, Severity.LOW, "{summary}"),
     "IDEMPOTENCY_CONFLICT": Entry(
         Category.BUSINESS_LOGIC,
         Severity.MEDIUM,
         "This idempotency key was already used for a different request.",
     ),
+    "INTERNAL_ERROR": Entry(
+        Category.SYSTEM, Severity.HIGH, "Something went wrong on our side; it was logged."
+    ),
+    "METHOD_NOT_ALLOWED": Entry(
+        Category.VALIDATION, Severity.LOW, "This method is not allowed on this resource."
+    ),
+    "NOT_READY": Entry(
+        Category.SYSTEM,
+        Severity.HIGH,
+        "The service cannot serve requests yet: {reason}.",
+        retryable=True,
+    ),
+    "RATE_LIMITED": Entry(
+        Category.VALIDATION,
+        Severity.LOW,
+        "Too many requests; retry after {seconds} seconds.",
+        retryable=True,
+    ),
+    "RESOURCE_NOT_FOUND": Entry(Category.VALIDATION, Severity.LOW, "No such resource."),
     "UNKNOWN_JOB_KIND": Entry(
         Category.VALIDATION, Severity.LOW, "'{kind}' is not a job kind schedq knows."
+    ),
+    "UNSUPPORTED_MEDIA_TYPE": Entry(
+        Category.VALIDATION, Severity.LOW, "The request body must be sent as {expected}."
     ),
 }
 

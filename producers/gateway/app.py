@@ -1,0 +1,101 @@
+"""The gateway's FastAPI application: routers, middleware and one place mapping errors to
+problems. Served by uvicorn (``schedq api``); ``create_app`` is its factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from producers.gateway import jobs, probes
+from producers.gateway.middleware import AccessLogAndMetrics, BodyLimits
+from producers.gateway.problems import problem_response, problems_in_openapi
+from shared.errors import SchedqError, error, validation_failed
+from shared.payloads import violations_of
+from shared.settings import get_settings
+
+log = logging.getLogger("schedq.gateway")
+
+DESCRIPTION = """\
+The front door for upstream systems (EHRs, booking front ends, rosters): submit schedule jobs,
+read their outcomes and doctors' availability. Every `/v1` and `/fhir` request carries
+`Authorization: Bearer <token>` (an operator creates clients with `schedq clients create`).
+Errors are `application/problem+json` (RFC 9457) with schedq's error `code`, `category`,
+`severity` and, for invalid input, every violation with its field path.
+"""
+
+
+def _body_path(loc: tuple[object, ...]) -> tuple[object, ...]:
+    # FastAPI prefixes where the value came from ("body", "query", "header", "path").
+    return loc[1:] if loc and loc[0] == "body" else loc
+
+
+async def _invalid_request(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_response(error("BODY_NOT_JSON"))
+    cleaned = [{**e, "loc": _body_path(tuple(e.get("loc", ())))} for e in errors]
+    return problem_response(validation_failed(violations_of(cleaned)))
+
+
+async def _schedq_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SchedqError)
+    return problem_response(exc)
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return problem_response(error("METHOD_NOT_ALLOWED"))
+    return problem_response(error("RESOURCE_NOT_FOUND"), 404 if exc.status_code == 404 else None)
+
+
+async def _database_error(_request: Request, exc: Exception) -> Response:
+    log.warning("database error: %s", type(exc).__name__)
+    return problem_response(error("NOT_READY", reason="the database is unavailable"))
+
+
+def _document_problems(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems_in_openapi(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="schedq gateway",
+        version="1",
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.include_router(jobs.router)
+    app.include_router(probes.router)
+    _document_problems(app)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(SchedqError, _schedq_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    # Outermost last: metrics and the access log see every answer, 413/415 included, and
+    # answer an unexpected exception with a problem (AccessLogAndMetrics).
+    app.add_middleware(BodyLimits, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(AccessLogAndMetrics)
+    return app
+
+
+def serve_app() -> FastAPI:
+    """The factory uvicorn runs (``schedq api``): logging set up in each serving process."""
+    from shared.logs import configure_logging
+
+    configure_logging(get_settings(), "gateway")
+    return create_app()

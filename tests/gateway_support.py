@@ -1,0 +1,58 @@
+"""A real gateway (``schedq api`` under uvicorn) on a free port, and API clients for tests."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from producers.gateway.clients import create_client
+from schedq.processes import free_port, spawn, stop, wait_for_http
+
+
+class GatewayProcess:
+    def __init__(self, log_dir: Path, env: Mapping[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"gateway-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] = spawn(
+            ["schedq.cli.main", "api", "--host", "127.0.0.1", "--port", str(self.port)],
+            {"SCHEDQ_LOG_FORMAT": "json", **(env or {})},
+            self.log_path,
+        )
+        if not wait_for_http(f"{self.url}/livez", timeout=30):
+            self.stop()
+            raise RuntimeError(f"gateway did not start:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int | None:
+        return stop(self.proc, 10)
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    name: str
+    role: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def make_user(
+    role: str, kinds: list[str] | None = None, doctors: list[str] | None = None, tag: str = ""
+) -> ApiUser:
+    name = f"{role}-{tag or secrets.token_hex(4)}"
+    token = create_client(name, role, kinds or [], doctors or [], actor="tests")
+    return ApiUser(name, role, token)
+
+
+def http(base_url: str, user: ApiUser | None = None) -> httpx.Client:
+    return httpx.Client(base_url=base_url, headers=user.headers if user else {}, timeout=30)
