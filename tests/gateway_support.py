@@ -56,3 +56,43 @@ def make_user(
 
 def http(base_url: str, user: ApiUser | None = None) -> httpx.Client:
     return httpx.Client(base_url=base_url, headers=user.headers if user else {}, timeout=30)
+
+
+def working_plan(doctor: str) -> dict[str, object]:
+    return {
+        "doctor_id": doctor,
+        "time_zone": "Europe/Berlin",
+        "valid_from": "2026-12-01",
+        "slot_minutes": 15,
+        "weekdays": {"mon": [{"start": "08:00", "end": "12:00"}]},
+    }
+
+
+def plan_job(doctor: str) -> dict[str, object]:
+    return {"kind": "set_working_plan", "payload": working_plan(doctor)}
+
+
+def count_rows(table: str, column: str, value: str) -> int:
+    """Rows of ``table`` whose ``column`` text contains ``value`` (what a request may write)."""
+    from sqlalchemy import text
+
+    from shared.db.uow import UnitOfWork
+
+    with UnitOfWork() as uow:
+        return int(
+            uow.session.execute(
+                text(f"SELECT count(*) FROM {table} WHERE {column}::text LIKE :v"),
+                {"v": f"%{value}%"},
+            ).scalar_one()
+        )
+
+
+def wait_terminal(client: httpx.Client, job_id: str, timeout: float = 30) -> dict[str, object]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, object] = client.get(f"/v1/jobs/{job_id}").json()
+        if body["status"] in ("succeeded", "rejected", "dead") or time.monotonic() > deadline:
+            return body
+        time.sleep(0.1)
