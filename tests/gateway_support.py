@@ -1,4 +1,5 @@
-"""A real gateway (``schedq api`` under uvicorn) on a free port, and API clients for tests."""
+"""A real gateway (``schedq api`` under uvicorn, probe kinds known) on a free port, and API
+clients for tests."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ class GatewayProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"gateway-{self.port}.log"
         self.proc: subprocess.Popen[bytes] = spawn(
-            ["schedq.cli.main", "api", "--host", "127.0.0.1", "--port", str(self.port)],
+            ["tests.gateway_app", "api", "--host", "127.0.0.1", "--port", str(self.port)],
             {"SCHEDQ_LOG_FORMAT": "json", **(env or {})},
             self.log_path,
         )

@@ -10,9 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 
-from producers.gateway import jobs, probes
+from producers.gateway import dead_letters, doctors, events, jobs, probes
 from producers.gateway.middleware import AccessLogAndMetrics, BodyLimits
 from producers.gateway.problems import problem_response, problems_in_openapi
 from shared.errors import SchedqError, error, validation_failed
@@ -80,6 +81,9 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     app.include_router(jobs.router)
+    app.include_router(doctors.router)
+    app.include_router(events.router)
+    app.include_router(dead_letters.router)
     app.include_router(probes.router)
     _document_problems(app)
     app.add_exception_handler(RequestValidationError, _invalid_request)
@@ -88,6 +92,9 @@ def create_app() -> FastAPI:
     app.add_exception_handler(DBAPIError, _database_error)
     # Outermost last: metrics and the access log see every answer, 413/415 included, and
     # answer an unexpected exception with a problem (AccessLogAndMetrics).
+    # Large answers (availability of many days, long job pages) go gzipped when asked for;
+    # event streams never are (Starlette excludes text/event-stream).
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(BodyLimits, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(AccessLogAndMetrics)
     return app

@@ -118,9 +118,7 @@ def _audit(actor: str, name: str, action: str, after: dict[str, Any] | None) -> 
     )
 
 
-def create_client(
-    name: str, role: str, kinds: list[str], doctors: list[str], actor: str
-) -> str:
+def create_client(name: str, role: str, kinds: list[str], doctors: list[str], actor: str) -> str:
     """Create a client and return its token (the only time it is ever available)."""
     kinds, doctors = kinds or ["*"], doctors or ["*"]
     _check_scope(name, role, kinds, doctors)
@@ -151,7 +149,12 @@ def list_clients() -> list[ClientInfo]:
         rows = uow.session.scalars(select(ApiClient).order_by(ApiClient.name)).all()
         return [
             ClientInfo(
-                r.name, r.role, r.kinds, r.doctor_patterns, r.created_at, r.rotated_at,
+                r.name,
+                r.role,
+                r.kinds,
+                r.doctor_patterns,
+                r.created_at,
+                r.rotated_at,
                 r.revoked_at,
             )
             for r in rows
@@ -160,9 +163,7 @@ def list_clients() -> list[ClientInfo]:
 
 def _change(name: str, actor: str, action: str) -> str | None:
     with UnitOfWork() as uow:
-        row = uow.session.scalar(
-            select(ApiClient).where(ApiClient.name == name).with_for_update()
-        )
+        row = uow.session.scalar(select(ApiClient).where(ApiClient.name == name).with_for_update())
         if row is None:
             raise error("API_CLIENT_NOT_FOUND", name=name[:64])
         token = None

@@ -103,8 +103,9 @@ def _prefixed(exc: SchedqError, at: str, index: int | None = None) -> SchedqErro
             exc.details["index"] = index
         return exc
     moved = [
-        Violation(v["code"], f"{at}payload" + ("" if v["path"] == "$" else f".{v['path']}"),
-                  v["message"])
+        Violation(
+            v["code"], f"{at}payload" + ("" if v["path"] == "$" else f".{v['path']}"), v["message"]
+        )
         for v in violations
     ]
     out = validation_failed(moved)

@@ -76,8 +76,12 @@ def list_(as_json: JsonOpt = False) -> None:
     table = Table("name", "role", "kinds", "doctors", "created", "revoked")
     for r in rows:
         table.add_row(
-            r["name"], r["role"], ",".join(r["kinds"]), ",".join(r["doctors"]),
-            r["created_at"][:19], (r["revoked_at"] or "")[:19],
+            r["name"],
+            r["role"],
+            ",".join(r["kinds"]),
+            ",".join(r["doctors"]),
+            r["created_at"][:19],
+            (r["revoked_at"] or "")[:19],
         )
     console.print(table)
 

@@ -35,8 +35,6 @@ class ApiClient(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        CheckConstraint(
-            "role IN ('submitter','reader','operator','admin')", name="role_known"
-        ),
+        CheckConstraint("role IN ('submitter','reader','operator','admin')", name="role_known"),
         CheckConstraint("name ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'", name="name_printable"),
     )
