@@ -54,7 +54,11 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
         return problem_response(error("METHOD_NOT_ALLOWED"))
-    return problem_response(error("RESOURCE_NOT_FOUND"), 404 if exc.status_code == 404 else None)
+    if exc.status_code == 404:
+        return problem_response(error("RESOURCE_NOT_FOUND"))
+    if exc.status_code == 400:  # FastAPI could not parse the body (e.g. nested too deep)
+        return problem_response(error("BODY_NOT_JSON"))
+    return problem_response(error("INTERNAL_ERROR"), exc.status_code)
 
 
 async def _database_error(_request: Request, exc: Exception) -> Response:
