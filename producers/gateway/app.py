@@ -14,8 +14,10 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 
 from producers.gateway import dead_letters, doctors, events, jobs, probes
+from producers.gateway.fhir import bulk as fhir_bulk
+from producers.gateway.fhir import routes as fhir_routes
 from producers.gateway.middleware import AccessLogAndMetrics, BodyLimits
-from producers.gateway.problems import problem_response, problems_in_openapi
+from producers.gateway.problems import is_fhir_path, problem_response, problems_in_openapi
 from shared.errors import SchedqError, error, validation_failed
 from shared.payloads import violations_of
 from shared.settings import get_settings
@@ -36,34 +38,38 @@ def _body_path(loc: tuple[object, ...]) -> tuple[object, ...]:
     return loc[1:] if loc and loc[0] == "body" else loc
 
 
-async def _invalid_request(_request: Request, exc: Exception) -> Response:
+def _answer(request: Request, err: SchedqError, status: int | None = None) -> Response:
+    return problem_response(err, status, fhir=is_fhir_path(request.url.path))
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
-        return problem_response(error("BODY_NOT_JSON"))
+        return _answer(request, error("BODY_NOT_JSON"))
     cleaned = [{**e, "loc": _body_path(tuple(e.get("loc", ())))} for e in errors]
-    return problem_response(validation_failed(violations_of(cleaned)))
+    return _answer(request, validation_failed(violations_of(cleaned)))
 
 
-async def _schedq_error(_request: Request, exc: Exception) -> Response:
+async def _schedq_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SchedqError)
-    return problem_response(exc)
+    return _answer(request, exc)
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return problem_response(error("METHOD_NOT_ALLOWED"))
+        return _answer(request, error("METHOD_NOT_ALLOWED"))
     if exc.status_code == 404:
-        return problem_response(error("RESOURCE_NOT_FOUND"))
+        return _answer(request, error("RESOURCE_NOT_FOUND"))
     if exc.status_code == 400:  # FastAPI could not parse the body (e.g. nested too deep)
-        return problem_response(error("BODY_NOT_JSON"))
-    return problem_response(error("INTERNAL_ERROR"), exc.status_code)
+        return _answer(request, error("BODY_NOT_JSON"))
+    return _answer(request, error("INTERNAL_ERROR"), exc.status_code)
 
 
-async def _database_error(_request: Request, exc: Exception) -> Response:
+async def _database_error(request: Request, exc: Exception) -> Response:
     log.warning("database error: %s", type(exc).__name__)
-    return problem_response(error("NOT_READY", reason="the database is unavailable"))
+    return _answer(request, error("NOT_READY", reason="the database is unavailable"))
 
 
 def _document_problems(app: FastAPI) -> None:
@@ -88,6 +94,8 @@ def create_app() -> FastAPI:
     app.include_router(doctors.router)
     app.include_router(events.router)
     app.include_router(dead_letters.router)
+    app.include_router(fhir_routes.router)
+    app.include_router(fhir_bulk.router)
     app.include_router(probes.router)
     _document_problems(app)
     app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -11,10 +11,11 @@ import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from producers.gateway.problems import problem_response
-from shared.errors import error
+from shared.errors import SchedqError, error
 
 access_log = logging.getLogger("schedq.gateway.access")
 log = logging.getLogger("schedq.gateway")
@@ -59,7 +60,7 @@ class BodyLimits:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await problem_response(error("BODY_TOO_LARGE", limit=self.max_bytes))(
+            await _problem(scope, error("BODY_TOO_LARGE", limit=self.max_bytes))(
                 scope, receive, send
             )
             return
@@ -73,7 +74,7 @@ class BodyLimits:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await problem_response(error("BODY_TOO_LARGE", limit=self.max_bytes))(
+                await _problem(scope, error("BODY_TOO_LARGE", limit=self.max_bytes))(
                     scope, receive, send
                 )
                 return
@@ -82,7 +83,7 @@ class BodyLimits:
         body = b"".join(chunks)
         if body and not _is_json(scope):
             expected = "application/fhir+json" if _is_fhir(scope) else "application/json"
-            await problem_response(error("UNSUPPORTED_MEDIA_TYPE", expected=expected))(
+            await _problem(scope, error("UNSUPPORTED_MEDIA_TYPE", expected=expected))(
                 scope, receive, send
             )
             return
@@ -96,6 +97,10 @@ class BodyLimits:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _problem(scope: Scope, err: SchedqError) -> Response:
+    return problem_response(err, fhir=_is_fhir(scope))
 
 
 def _is_fhir(scope: Scope) -> bool:
@@ -135,7 +140,7 @@ class AccessLogAndMetrics:
             # parameters, that is, payload values. The type is enough to find it in the code.
             log.error("unexpected error: %s", type(exc).__name__)
             if not started_response:
-                await problem_response(error("INTERNAL_ERROR"))(scope, receive, send_wrapper)
+                await _problem(scope, error("INTERNAL_ERROR"))(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or UNMATCHED
