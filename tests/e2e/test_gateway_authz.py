@@ -98,6 +98,19 @@ def _events(api: httpx.Client, w: World) -> httpx.Response:
         return stream  # an open stream's status is all this cell asks; closing ends it
 
 
+def _fhir_book(api: httpx.Client, w: World) -> httpx.Response:
+    appointment = {
+        "resourceType": "Appointment",
+        "start": "2026-12-07T08:00:00+01:00",
+        "end": "2026-12-07T08:15:00+01:00",
+        "participant": [
+            {"actor": {"reference": f"Practitioner/{w.outside}"}},
+            {"actor": {"reference": f"Patient/p-{w.uid}"}},
+        ],
+    }
+    return api.post("/fhir/r4/Appointment", json=appointment, headers={"Prefer": "respond-async"})
+
+
 # (name, request, is a write, expected status per role: submitter, reader, operator, admin)
 MATRIX: list[tuple[str, Call, bool, tuple[int, int, int, int]]] = [
     ("submit in scope", lambda a, w: a.post("/v1/jobs", json=w.job(w.inside)), True,
@@ -126,6 +139,18 @@ MATRIX: list[tuple[str, Call, bool, tuple[int, int, int, int]]] = [
     ("replay", lambda a, w: a.post(f"/v1/dead-letters/{w.letter}/replay"), True,
      (403, 403, 200, 200)),
     ("events", _events, False, (200, 200, 200, 200)),
+    ("fhir schedule in scope",
+     lambda a, w: a.get("/fhir/r4/Schedule", params={"actor": f"Practitioner/{w.inside}"}),
+     False, (200, 200, 200, 200)),
+    ("fhir schedule other doctor",
+     lambda a, w: a.get("/fhir/r4/Schedule", params={"actor": f"Practitioner/{w.outside}"}),
+     False, (403, 403, 200, 200)),
+    ("fhir slots other doctor",
+     lambda a, w: a.get("/fhir/r4/Slot", params={"schedule": f"Schedule/{w.outside}"}),
+     False, (403, 403, 200, 200)),
+    ("fhir book other doctor", _fhir_book, True, (403, 403, 403, 202)),
+    ("fhir bulk publish", lambda a, w: a.get("/fhir/r4/$bulk-publish"), False,
+     (200, 200, 200, 200)),
 ]  # fmt: skip
 
 
@@ -154,7 +179,11 @@ def test_matrix(
     with httpx.Client(base_url=gateway.url, headers=user.headers, timeout=30) as api:
         answer = call(api, world)
     assert answer.status_code == want, f"{role} / {name}: {answer.status_code}"
-    if want == 403:
+    if want == 403 and name.startswith("fhir"):
+        issue = answer.json()["issue"][0]
+        assert issue["code"] == "forbidden"
+        assert issue["details"]["coding"][0]["code"] in ("FORBIDDEN_ROLE", "FORBIDDEN_SCOPE")
+    elif want == 403:
         problem = answer.json()
         assert problem["code"] in ("FORBIDDEN_ROLE", "FORBIDDEN_SCOPE")
         assert problem["category"] == "AUTHORIZATION"
@@ -175,7 +204,9 @@ def test_every_endpoint_needs_a_token(
         answer = call(api, world)
     assert answer.status_code == 401
     assert answer.headers["www-authenticate"].startswith("Bearer")
-    assert answer.json()["code"] == "AUTH_REQUIRED"
+    body = answer.json()
+    code = body["issue"][0]["details"]["coding"][0]["code"] if "issue" in body else body["code"]
+    assert code == "AUTH_REQUIRED"
 
 
 def test_listing_shows_each_role_its_view(gateway: GatewayProcess, world: World) -> None:
