@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.conftest import ADMIN_PG, REPO
 
-FIGURES = {"throughput", "submit", "latency", "history", "calendar", "memory"}
+FIGURES = {"throughput", "submit", "latency", "history", "calendar", "memory", "gateway"}
 
 
 def test_bench_harness_runs_every_figure_at_tiny_size(tmp_path: Path) -> None:
