@@ -38,7 +38,7 @@ class Availability(BaseModel):
     cached: bool
 
 
-def _cache(settings: Settings) -> AvailabilityCache:
+def availability_cache(settings: Settings) -> AvailabilityCache:
     cache = _caches.get(settings.broker_url)
     if cache is None:
         cache = _caches[settings.broker_url] = AvailabilityCache(settings.broker_url)
@@ -79,7 +79,7 @@ def availability(
     if_none_match: Annotated[str | None, Header(max_length=1000)] = None,
 ) -> Any:
     require_doctor(who, doctor_id, "doctor_id")
-    answer = get_availability(_cache(settings), doctor_id, start, end)
+    answer = get_availability(availability_cache(settings), doctor_id, start, end)
     etag = etag_of(doctor_id, answer["schedule_version"], start.isoformat(), end.isoformat())
     if answer.get("possibly_stale"):
         etag = "W/" + etag

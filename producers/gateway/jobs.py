@@ -80,8 +80,7 @@ def _scope_violations(who: Principal, job: JobIn, at: str) -> list[Violation]:
     if not who.may_submit(job.kind):
         return [Violation("KIND_NOT_ALLOWED", f"{at}kind", "This job kind is outside your scope.")]
     if who.all_doctors:
-        get_kind(job.kind)
-        parse_payload(get_kind(job.kind).payload, job.payload)
+        parse_payload(get_kind(job.kind).payload, job.payload)  # shape errors before any write
         return []
     doctors = _doctors_of(job.kind, job.payload)
     if not doctors:
@@ -114,7 +113,8 @@ def _prefixed(exc: SchedqError, at: str, index: int | None = None) -> SchedqErro
     return out
 
 
-def _check(who: Principal, job: JobIn, at: str, index: int | None) -> None:
+def check_job(who: Principal, job: JobIn, at: str, index: int | None) -> None:
+    """Raise the job's shape errors (422) or scope violations (403), paths under ``at``."""
     try:
         problems = _scope_violations(who, job, at)
     except SchedqError as exc:
@@ -126,7 +126,8 @@ def _check(who: Principal, job: JobIn, at: str, index: int | None) -> None:
         raise err
 
 
-def _key(who: Principal, key: str | None, index: int | None = None) -> str | None:
+def namespaced_key(who: Principal, key: str | None, index: int | None = None) -> str | None:
+    """A client's Idempotency-Key in the ledger: clients never share keys."""
     if key is None:
         return None
     return f"api:{who.name}:{key}" + ("" if index is None else f":{index}")
@@ -147,8 +148,10 @@ def submit_job(
     settings: Annotated[Settings, Depends(current_settings)],
     idempotency_key: IdempotencyKey = None,
 ) -> JobView:
-    _check(who, job, "", None)
-    request = JobRequest(job.kind, job.payload, _key(who, idempotency_key), job.correlation_id)
+    check_job(who, job, "", None)
+    request = JobRequest(
+        job.kind, job.payload, namespaced_key(who, idempotency_key), job.correlation_id
+    )
     view = submit_jobs(settings, who.name, [request])[0]
     audit_accepted(settings, who.name, [view], "POST /v1/jobs")
     response.headers["Location"] = f"/v1/jobs/{view.id}"
@@ -183,11 +186,11 @@ def submit_batch(
             ]
         )
     for i, job in enumerate(batch.jobs):
-        _check(who, job, f"jobs[{i}].", i)
+        check_job(who, job, f"jobs[{i}].", i)
     if len(batch.jobs) > 1:
         check_rate(settings, who.name, cost=len(batch.jobs) - 1)
     requests = [
-        JobRequest(j.kind, j.payload, _key(who, idempotency_key, i), j.correlation_id)
+        JobRequest(j.kind, j.payload, namespaced_key(who, idempotency_key, i), j.correlation_id)
         for i, j in enumerate(batch.jobs)
     ]
     views = submit_jobs(settings, who.name, requests)

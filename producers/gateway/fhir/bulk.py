@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 
 from producers.gateway.auth import allow, current_settings, roles_note
 from producers.gateway.clients import Principal
-from producers.gateway.doctors import _cache
+from producers.gateway.doctors import availability_cache
 from producers.gateway.fhir import resources
 from producers.gateway.job_queries import like_pattern
 from producers.gateway.problems import problem_responses
@@ -115,7 +115,7 @@ def slots_file(
 ) -> StreamingResponse:
     doctors = _doctors(who, since)
     today = datetime.now(UTC).date()
-    cache = _cache(settings)
+    cache = availability_cache(settings)
 
     def slots() -> Iterator[dict[str, Any]]:
         for doctor, _zone, _updated in doctors:

@@ -22,9 +22,9 @@ from producers.gateway import job_queries
 from producers.gateway.audit import audit_accepted
 from producers.gateway.auth import allow, current_settings, require_doctor, roles_note
 from producers.gateway.clients import Principal
-from producers.gateway.doctors import _cache
+from producers.gateway.doctors import availability_cache
 from producers.gateway.fhir import resources
-from producers.gateway.jobs import JobIn, _check, _key
+from producers.gateway.jobs import JobIn, check_job, namespaced_key
 from producers.gateway.problems import FHIR_JSON, outcome_of, problem_responses, status_for
 from shared.availability import get_availability
 from shared.db.schedule import Appointment, Doctor
@@ -159,7 +159,7 @@ def search_slots(
     hi = hi or (lo if isinstance(lo, date) else today) + timedelta(days=SLOT_DAYS)
     free: list[dict[str, Any]] = []
     if "free" in status.split(","):
-        answer = get_availability(_cache(settings), doctor, lo, hi)
+        answer = get_availability(availability_cache(settings), doctor, lo, hi)
         free = [s for s in answer["slots"] if s.get("remaining", 1) > 0]
     page = [resources.slot(doctor, s) for s in free[offset : offset + count]]
     links = _page_links(request, offset, count, len(free) > offset + count)
@@ -272,19 +272,19 @@ def create_appointment(
     ] = None,
 ) -> Fhir:
     job = JobIn(kind="book_appointment", payload=_booking(resource))
-    _check(who, job, "", None)
-    request = JobRequest(job.kind, job.payload, _key(who, idempotency_key))
+    check_job(who, job, "", None)
+    request = JobRequest(job.kind, job.payload, namespaced_key(who, idempotency_key))
     view = submit_jobs(settings, who.name, [request])[0]
     audit_accepted(settings, who.name, [view], "POST /fhir/r4/Appointment")
     outcome = {
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "information", "code": "informational", "diagnostics": "accepted"}],
     }
-    return Fhir(
-        outcome,
-        status_code=202,
-        headers={"Content-Location": f"/fhir/r4/_async/{view.id}"},
-    )
+    headers = {"Content-Location": f"/fhir/r4/_async/{view.id}"}
+    if prefer and "respond-async" in prefer:
+        headers["Preference-Applied"] = "respond-async"
+    # Booking is a job, so the answer is asynchronous whatever was preferred.
+    return Fhir(outcome, status_code=202, headers=headers)
 
 
 @router.get(
