@@ -56,7 +56,7 @@ def parse_event_id(text: str | None) -> tuple[datetime, int] | None:
     if not text:
         return None
     micros, _, seq = text.partition("-")
-    if not (micros.isdigit() and seq.isdigit() and len(micros) < 20 and len(seq) < 19):
+    if not (micros.isdigit() and seq.isdigit() and len(micros) < 20 and len(seq) <= 19):
         return None
     return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(seq)
 
