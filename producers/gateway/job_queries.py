@@ -60,7 +60,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, number = text.partition(":")
-        if kind == "seq" and number.isdigit() and len(number) <= 19:
+        if kind == "seq" and number.isdigit() and int(number) < 2**63:  # a bigint
             return int(number)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

@@ -84,7 +84,9 @@ def test_cursors_round_trip(seq: int) -> None:
     assert decode_cursor(encode_cursor(seq)) == seq
 
 
-@pytest.mark.parametrize("bad", ["", "x", "c2VxOi0x", "!!!!", "c2VxOjEyMzQ1Njc4OTAxMjM0NTY3ODkw"])
+@pytest.mark.parametrize(
+    "bad", ["", "x", "c2VxOi0x", "!!!!", encode_cursor(2**63), "c2VxOjEyMzQ1Njc4OTAxMjM0NTY3ODkw"]
+)
 def test_bad_cursors_are_validation_errors(bad: str) -> None:
     with pytest.raises(SchedqError) as caught:
         decode_cursor(bad)
