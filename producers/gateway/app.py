@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
@@ -18,7 +18,7 @@ from producers.gateway.fhir import bulk as fhir_bulk
 from producers.gateway.fhir import routes as fhir_routes
 from producers.gateway.middleware import AccessLogAndMetrics, BodyLimits
 from producers.gateway.problems import is_fhir_path, problem_response, problems_in_openapi
-from shared.errors import SchedqError, error, validation_failed
+from shared.errors import SchedqError, Violation, error, validation_failed
 from shared.payloads import violations_of
 from shared.settings import get_settings
 
@@ -67,6 +67,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _answer(request, error("INTERNAL_ERROR"), exc.status_code)
 
 
+async def _data_error(request: Request, exc: Exception) -> Response:
+    # PostgreSQL refused a value the shape checks let through (a NUL character, a number out
+    # of range): the caller's input, so 422, and nothing of the value is echoed.
+    violation = Violation("VALUE_INVALID", "$", "A value is not storable (NUL or out of range).")
+    return _answer(request, validation_failed([violation]))
+
+
 async def _database_error(request: Request, exc: Exception) -> Response:
     log.warning("database error: %s", type(exc).__name__)
     return _answer(request, error("NOT_READY", reason="the database is unavailable"))
@@ -101,6 +108,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(SchedqError, _schedq_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(DBAPIError, _database_error)
     # Outermost last: metrics and the access log see every answer, 413/415 included, and
     # answer an unexpected exception with a problem (AccessLogAndMetrics).

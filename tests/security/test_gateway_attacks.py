@@ -231,3 +231,14 @@ def test_flooding_client_gets_429_with_retry_after_others_do_not(
         assert count_rows("jobs", "submitter", submitter.name) == 0
     finally:
         server.stop()
+
+
+def test_nul_characters_are_invalid_input_not_server_errors(
+    api: tuple[httpx.Client, ApiUser], uid: str
+) -> None:
+    client, _ = api
+    listed = client.get("/v1/jobs", params={"kind": "set_working_plan\x00", "doctor": "a\x00"})
+    _problem(listed, 422, "VALIDATION_FAILED")
+    job = {**plan_job(f"nul-{uid}"), "correlation_id": "req\u0000-1"}
+    _problem(client.post("/v1/jobs", json=job), 422, "VALIDATION_FAILED")
+    assert count_rows("jobs", "payload->>'doctor_id'", f"nul-{uid}") == 0
