@@ -133,6 +133,23 @@ def namespaced_key(who: Principal, key: str | None, index: int | None = None) ->
     return f"api:{who.name}:{key}" + ("" if index is None else f":{index}")
 
 
+def record(settings: Settings, who: Principal, requests: list[JobRequest]) -> list[JobView]:
+    """``submit_jobs`` as the client; a conflicting key is reported as the client sent it, with
+    the batch index it came with."""
+    try:
+        return submit_jobs(settings, who.name, requests)
+    except SchedqError as exc:
+        key = str(exc.details.get("idempotency_key", ""))
+        if exc.code != "IDEMPOTENCY_CONFLICT" or not key.startswith(f"api:{who.name}:"):
+            raise
+        own = key.removeprefix(f"api:{who.name}:")
+        if len(requests) > 1:
+            own, _, index = own.rpartition(":")
+            exc.details["index"] = int(index)
+        exc.details["idempotency_key"] = own
+        raise
+
+
 @router.post(
     "/jobs",
     status_code=202,
@@ -152,7 +169,7 @@ def submit_job(
     request = JobRequest(
         job.kind, job.payload, namespaced_key(who, idempotency_key), job.correlation_id
     )
-    view = submit_jobs(settings, who.name, [request])[0]
+    view = record(settings, who, [request])[0]
     audit_accepted(settings, who.name, [view], "POST /v1/jobs")
     response.headers["Location"] = f"/v1/jobs/{view.id}"
     return view
@@ -193,7 +210,7 @@ def submit_batch(
         JobRequest(j.kind, j.payload, namespaced_key(who, idempotency_key, i), j.correlation_id)
         for i, j in enumerate(batch.jobs)
     ]
-    views = submit_jobs(settings, who.name, requests)
+    views = record(settings, who, requests)
     audit_accepted(settings, who.name, views, "POST /v1/jobs:batch")
     return BatchOut(jobs=views)
 

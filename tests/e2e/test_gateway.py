@@ -77,6 +77,15 @@ def test_idempotency_key_same_body_same_job_other_body_409(
     assert clash.status_code == 409
     assert clash.headers["content-type"] == "application/problem+json"
     assert clash.json()["code"] == "IDEMPOTENCY_CONFLICT"
+    # A batch under a used key: all or nothing, and the conflicting index is named.
+    with http(gateway.url, user) as api:
+        batch_key = {"Idempotency-Key": f"batch-{uid}"}
+        jobs = [plan_job(f"k{i}-{uid}") for i in range(3)]
+        assert api.post("/v1/jobs:batch", json={"jobs": jobs}, headers=batch_key).is_success
+        jobs[1] = plan_job(f"k9-{uid}")
+        refused = api.post("/v1/jobs:batch", json={"jobs": jobs}, headers=batch_key)
+    assert refused.status_code == 409 and refused.json()["index"] == 1
+    assert count_rows("jobs", "payload->>'doctor_id'", f"k9-{uid}") == 0
     # Keys are per client: another client's same key is a new job, not a leak of the first.
     with http(gateway.url, other) as api:
         theirs = api.post("/v1/jobs", json=plan_job(f"i-{uid}"), headers=key)

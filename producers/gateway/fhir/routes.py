@@ -24,13 +24,13 @@ from producers.gateway.auth import allow, current_settings, require_doctor, role
 from producers.gateway.clients import Principal
 from producers.gateway.doctors import availability_cache
 from producers.gateway.fhir import resources
-from producers.gateway.jobs import JobIn, check_job, namespaced_key
+from producers.gateway.jobs import JobIn, check_job, namespaced_key, record
 from producers.gateway.problems import FHIR_JSON, outcome_of, problem_responses, status_for
 from shared.availability import get_availability
 from shared.db.schedule import Appointment, Doctor
 from shared.db.uow import UnitOfWork
 from shared.errors import SchedqError, Violation, not_found, validation_failed
-from shared.ledger.submit import JobRequest, submit_jobs
+from shared.ledger.submit import JobRequest
 from shared.settings import Settings
 
 router = APIRouter(prefix="/fhir/r4", tags=["FHIR R4"])
@@ -274,7 +274,7 @@ def create_appointment(
     job = JobIn(kind="book_appointment", payload=_booking(resource))
     check_job(who, job, "", None)
     request = JobRequest(job.kind, job.payload, namespaced_key(who, idempotency_key))
-    view = submit_jobs(settings, who.name, [request])[0]
+    view = record(settings, who, [request])[0]
     audit_accepted(settings, who.name, [view], "POST /fhir/r4/Appointment")
     outcome = {
         "resourceType": "OperationOutcome",
