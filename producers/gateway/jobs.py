@@ -2,8 +2,10 @@
 
 Jobs are recorded through the ledger (``shared.ledger.submit.submit_jobs``) with the calling
 client as submitter; the request cannot name another. An ``Idempotency-Key`` is namespaced by
-client, so two clients' keys never meet. Every violation of a job's shape is reported at once,
-with the ledger's codes and paths relative to the request body.
+client, so two clients' keys never meet. Each job created is audited (``audit_log``, actor = the
+client, action ``accepted``) in the statement that records it, so the two commit together.
+Every violation of a job's shape is reported at once, with the ledger's codes and paths
+relative to the request body.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from producers.gateway import job_queries
-from producers.gateway.audit import audit_accepted
 from producers.gateway.auth import allow, current_settings, out_of_scope, roles_note
 from producers.gateway.clients import Principal
 from producers.gateway.problems import problem_responses
@@ -133,11 +134,13 @@ def namespaced_key(who: Principal, key: str | None, index: int | None = None) ->
     return f"api:{who.name}:{key}" + ("" if index is None else f":{index}")
 
 
-def record(settings: Settings, who: Principal, requests: list[JobRequest]) -> list[JobView]:
-    """``submit_jobs`` as the client; a conflicting key is reported as the client sent it, with
-    the batch index it came with."""
+def record(
+    settings: Settings, who: Principal, requests: list[JobRequest], route: str
+) -> list[JobView]:
+    """``submit_jobs`` as the client, each created job audited under its name in the same
+    commit; a conflicting key is reported as the client sent it, with its batch index."""
     try:
-        return submit_jobs(settings, who.name, requests)
+        return submit_jobs(settings, who.name, requests, audit_after={"via": "api", "route": route})
     except SchedqError as exc:
         key = str(exc.details.get("idempotency_key", ""))
         if exc.code != "IDEMPOTENCY_CONFLICT" or not key.startswith(f"api:{who.name}:"):
@@ -169,8 +172,7 @@ def submit_job(
     request = JobRequest(
         job.kind, job.payload, namespaced_key(who, idempotency_key), job.correlation_id
     )
-    view = record(settings, who, [request])[0]
-    audit_accepted(settings, who.name, [view], "POST /v1/jobs")
+    view = record(settings, who, [request], "POST /v1/jobs")[0]
     response.headers["Location"] = f"/v1/jobs/{view.id}"
     return view
 
@@ -210,8 +212,7 @@ def submit_batch(
         JobRequest(j.kind, j.payload, namespaced_key(who, idempotency_key, i), j.correlation_id)
         for i, j in enumerate(batch.jobs)
     ]
-    views = record(settings, who, requests)
-    audit_accepted(settings, who.name, views, "POST /v1/jobs:batch")
+    views = record(settings, who, requests, "POST /v1/jobs:batch")
     return BatchOut(jobs=views)
 
 

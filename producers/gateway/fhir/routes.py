@@ -19,7 +19,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
 from producers.gateway import job_queries
-from producers.gateway.audit import audit_accepted
 from producers.gateway.auth import allow, current_settings, require_doctor, roles_note
 from producers.gateway.clients import Principal
 from producers.gateway.doctors import availability_cache
@@ -274,8 +273,7 @@ def create_appointment(
     job = JobIn(kind="book_appointment", payload=_booking(resource))
     check_job(who, job, "", None)
     request = JobRequest(job.kind, job.payload, namespaced_key(who, idempotency_key))
-    view = record(settings, who, [request])[0]
-    audit_accepted(settings, who.name, [view], "POST /fhir/r4/Appointment")
+    view = record(settings, who, [request], "POST /fhir/r4/Appointment")[0]
     outcome = {
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "information", "code": "informational", "diagnostics": "accepted"}],
