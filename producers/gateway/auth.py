@@ -13,7 +13,7 @@ access log. Roles:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -27,7 +27,8 @@ from shared.settings import Settings, get_settings
 _bearer = HTTPBearer(auto_error=False, description="A token from `schedq clients create`.")
 
 
-def current_settings() -> Settings:
+async def current_settings() -> Settings:
+    # async: pure and cheap, so FastAPI runs it on the loop, not in a worker thread.
     return get_settings()
 
 
@@ -46,11 +47,11 @@ def principal(
     return who
 
 
-def allow(*roles: str) -> Callable[[Principal], Principal]:
+def allow(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only ``roles`` (admin always)."""
     admitted = {*roles, "admin"}
 
-    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
         if who.role not in admitted:
             raise error("FORBIDDEN_ROLE", role=who.role)
         return who
