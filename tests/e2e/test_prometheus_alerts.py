@@ -15,6 +15,7 @@ counter on a scrape target of its own, as such a process would.
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import subprocess
 import time
@@ -149,7 +150,7 @@ def stack(
         producer_server.shutdown()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def feeds() -> Iterator[FeedServer]:
     server = FeedServer()
     yield server
@@ -175,10 +176,19 @@ def firing(stack: Stack, alert: str, **labels: str) -> bool:
     )
 
 
-def test_first_dead_letter_blocked_doctor_and_open_breaker_fire(
-    stack: Stack, feeds: FeedServer, uid: str
-) -> None:
+@dataclass(frozen=True)
+class Troubles:
+    dead_id: str
+    provider: str
+
+
+@pytest.fixture(scope="module")
+def troubles(stack: Stack, feeds: FeedServer) -> Troubles:
+    """The three troubles the alerts must see, caused once per module whichever test runs first
+    (the panel test needs their series too): a first dead letter, a blocked doctor, an open
+    breaker. Before the first dead letter, its series is already scraped at zero."""
     probe_kinds.install()
+    tag = secrets.token_hex(4)
     # Every target up, and the dead-letter series already scraped at zero (created at start).
     assert wait_until(lambda: len(query(stack, "up == 1")) == 3, timeout=30), query(stack, "up")
     zero = 'schedq_dead_letters_total{kind="test_touch",code="UNEXPECTED_ERROR"} == 0'
@@ -186,15 +196,15 @@ def test_first_dead_letter_blocked_doctor_and_open_breaker_fire(
     assert not firing(stack, "SchedqDeadLettersGrowing", kind="test_touch")
 
     # 1. The first dead letter.
-    dead = stack.client.submit("test_touch", {"doctor_id": f"pd-{uid}", "fail_with": "unexpected"})
+    dead = stack.client.submit("test_touch", {"doctor_id": f"pd-{tag}", "fail_with": "unexpected"})
     # 2. A blocked doctor: the earlier job sits on a queue nobody consumes.
-    parked = Client(Settings(schedule_queue=f"nowhere-{uid}"))
-    parked.submit("test_touch", {"doctor_id": f"pb-{uid}"})
-    stack.client.submit("test_touch", {"doctor_id": f"pb-{uid}"})
+    parked = Client(Settings(schedule_queue=f"nowhere-{tag}"))
+    parked.submit("test_touch", {"doctor_id": f"pb-{tag}"})
+    stack.client.submit("test_touch", {"doctor_id": f"pb-{tag}"})
     # 3. An open breaker: a feed that answers 500 until the breaker (fail_max 3) opens.
-    path = f"/prom-{uid}.ics"
+    path = f"/prom-{tag}.ics"
     feeds.routes[path] = Route(status=500)
-    doctor = make_doctor(f"pc-{uid}")
+    doctor = make_doctor(f"pc-{tag}")
     calendar = Client(Settings(calendar_queue=stack.calendar_queue))
     link = {"doctor_id": doctor, "kind": "ics", "url": feeds.url(path)}
     linked = calendar.wait(calendar.submit("link_calendar", link).id, timeout=30)
@@ -202,12 +212,17 @@ def test_first_dead_letter_blocked_doctor_and_open_breaker_fire(
     link_id = str(linked.result["link_id"])  # type: ignore[index]
     calendar.submit("sync_calendar", {"doctor_id": doctor, "link_id": link_id})
     provider = feeds.url(path).split("//", 1)[1].split("/", 1)[0]
-
     assert stack.client.wait(dead.id, timeout=30).status == "dead"
+    return Troubles(dead.id, provider)
+
+
+def test_first_dead_letter_blocked_doctor_and_open_breaker_fire(
+    stack: Stack, troubles: Troubles
+) -> None:
     expected = [
         ("SchedqDeadLettersGrowing", {"kind": "test_touch", "code": "UNEXPECTED_ERROR"}),
         ("SchedqDoctorBlocked", {"queue": stack.queue}),
-        ("SchedqBreakerOpened", {"provider": provider}),
+        ("SchedqBreakerOpened", {"provider": troubles.provider}),
     ]
     for alert, labels in expected:
         assert wait_until(lambda a=alert, want=labels: firing(stack, a, **want), timeout=60), (
@@ -222,7 +237,10 @@ def panel_exprs() -> list[tuple[str, str]]:
     return [(p["title"], t["expr"]) for p in dashboard["panels"] for t in p["targets"]]
 
 
-def test_every_grafana_panel_query_returns_data(stack: Stack, uid: str) -> None:
+def test_every_grafana_panel_query_returns_data(
+    stack: Stack, troubles: Troubles, uid: str
+) -> None:
+    # troubles: the dead-letter, blocked-doctor and breaker panels show its series.
     probe_kinds.install()
     # Work that each panel shows: a success, a rejection, a retry, and availability served.
     doctor = f"pg-{uid}"
