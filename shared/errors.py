@@ -147,11 +147,34 @@ CATALOGUE: dict[str, Entry] = {
     "CONSTRAINT_VIOLATED": Entry(_B, _LOW, "The change breaks a scheduling rule."),
     "DATABASE_BUSY": Entry(_D, _MEDIUM, "The schedule database is busy" + _RETRIED, True),
     "DATABASE_ERROR": Entry(_D, _HIGH, "The schedule database refused the change."),
+    "DATABASE_LOGIN_REFUSED": Entry(
+        _D,
+        _HIGH,
+        "The database refused the login; fix the user or password in SCHEDQ_DATABASE_URL.",
+    ),
+    "DATABASE_MISSING": Entry(
+        _D,
+        _HIGH,
+        "The database named by SCHEDQ_DATABASE_URL does not exist; run `schedq migrate` to "
+        "create it.",
+    ),
+    "DATABASE_NOT_MIGRATED": Entry(
+        _D,
+        _HIGH,
+        "The database has no schedq tables or is behind this version ({revision}); run "
+        "`schedq migrate`.",
+    ),
     "DATABASE_UNAVAILABLE": Entry(
         _D,
         _HIGH,
         "The schedule database is briefly unavailable; jobs are retried, queries can be asked "
         "again in a moment.",
+        True,
+    ),
+    "DATABASE_UNREACHABLE": Entry(
+        _D,
+        _HIGH,
+        "The schedq database cannot be reached; start it, or point SCHEDQ_DATABASE_URL at it.",
         True,
     ),
     "DEAD_LETTER_NOT_FOUND": Entry(_B, _LOW, "No dead letter with id '{ident}' exists."),
@@ -166,10 +189,18 @@ CATALOGUE: dict[str, Entry] = {
     "IDEMPOTENCY_CONFLICT": Entry(
         _B, _MEDIUM, "This idempotency key was already used for a different request."
     ),
+    "IDEMPOTENCY_KEY_TOO_LONG": Entry(
+        _V, _LOW, "An idempotency key may have at most {limit} characters; this one has {length}."
+    ),
     "JOB_NOT_FOUND": Entry(_B, _LOW, "No job with id '{ident}' exists."),
     "JOB_TIMEOUT": Entry(_T, _MEDIUM, "The job took too long" + _RETRIED, True),
     "NETWORK_ERROR": Entry(_N, _MEDIUM, "A network call failed" + _RETRIED, True),
     "PAYLOAD_UNREADABLE": Entry(_V, _LOW, "Could not read a JSON payload: {reason}"),
+    "OPTION_INVALID": Entry(_V, _LOW, "{problem}"),
+    "PAYLOAD_NUL_CHARACTER": Entry(
+        _V, _LOW, "Text in a payload may not contain NUL characters (at {path})."
+    ),
+    "PAYLOAD_TOO_DEEP": Entry(_V, _LOW, "The payload is nested deeper than {limit} levels."),
     "POISON_BAD_ARGUMENTS": Entry(_V, _HIGH, _POISON),
     "POISON_CONTENT_TYPE_REFUSED": Entry(_V, _HIGH, _POISON),
     "POISON_MALFORMED_MESSAGE": Entry(_V, _HIGH, _POISON),
@@ -203,6 +234,7 @@ CATALOGUE: dict[str, Entry] = {
         _HIGH,
         "The job kept failing for a temporary reason and was set aside for an operator.",
     ),
+    "SETTING_INVALID": Entry(_V, _HIGH, "{problem}"),
     "SCHEDULE_CONFLICT": Entry(_B, _LOW, "The requested time overlaps an existing booking."),
     "UNEXPECTED_ERROR": Entry(
         _S, _CRITICAL, "The job failed unexpectedly and was set aside for an operator."
@@ -210,7 +242,9 @@ CATALOGUE: dict[str, Entry] = {
     "UNKNOWN_JOB": Entry(
         _V, _MEDIUM, "A message named a job the ledger does not know; it was dropped."
     ),
-    "UNKNOWN_JOB_KIND": Entry(_V, _LOW, "'{kind}' is not a job kind schedq knows."),
+    "UNKNOWN_JOB_KIND": Entry(
+        _V, _LOW, "'{kind}' is not a job kind schedq knows; the kinds are: {known}."
+    ),
     "VALIDATION_FAILED": Entry(_V, _LOW, "{summary}"),
     "VALUE_TOO_LONG": Entry(_B, _LOW, "A value is longer than the schedule can store."),
     "WORKER_CRASH_LOOP": Entry(
@@ -277,7 +311,12 @@ def idempotency_conflict(key: str) -> SchedqError:
 
 
 def unknown_kind(kind: str) -> SchedqError:
-    return error("UNKNOWN_JOB_KIND", kind=kind[:64])
+    from shared.kinds import KINDS  # the registry imports this module: look it up when needed
+
+    known = sorted(KINDS)
+    return error(
+        "UNKNOWN_JOB_KIND", kind=kind[:64], known=", ".join(known), details={"known_kinds": known}
+    )
 
 
 def not_found(what: str, ident: str) -> SchedqError:

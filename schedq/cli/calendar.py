@@ -21,16 +21,17 @@ def ics(
     """Print an ICS feed of a doctor's appointments (opaque patient references only)."""
     from sqlalchemy import func, select
 
-    from schedq.cli.output import err_console
+    from schedq.cli.output import show_error
     from shared.db.calendar import ExportedEvent
     from shared.db.schedule import Appointment, Doctor
     from shared.db.uow import UnitOfWork
     from shared.domain.ics_export import AppointmentView, calendar, event
+    from shared.errors import not_found
 
     since = datetime.now(UTC) - timedelta(days=days_back)
     with UnitOfWork() as uow:
         if uow.session.get(Doctor, doctor) is None:
-            err_console.print(f"[bold red]DOCTOR_NOT_FOUND[/]: no doctor with id '{doctor[:64]}'")
+            show_error(not_found("doctor", doctor), False)  # the same line as availability's
             raise typer.Exit(2)
         # The feed shows the highest SEQUENCE any CalDAV export has used, so clients update.
         sequences = (

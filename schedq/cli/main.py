@@ -13,8 +13,12 @@ import typer
 from schedq.cli.availability import availability as availability_command
 from schedq.cli.calendar import ics as ics_command
 from schedq.cli.dlq import app as dlq_app
-from schedq.cli.output import console, emit_json, job_table, show_error
+from schedq.cli.failures import run_cli
+from schedq.cli.output import console, emit_json, err_console, job_table, show_error
+from schedq.cli.waiting import submit_and_wait
 from shared.errors import SchedqError, error
+from shared.kinds import KINDS
+from shared.ledger.input_checks import MAX_DEPTH
 
 app = typer.Typer(
     help="schedq: durable schedule-change and calendar-sync jobs for doctors' schedules.",
@@ -32,7 +36,7 @@ JsonOpt = Annotated[
 
 @app.command()
 def submit(
-    kind: Annotated[str, typer.Argument(help="Job kind, e.g. set_working_plan.")],
+    kind: Annotated[str, typer.Argument(help=f"Job kind: {', '.join(sorted(KINDS))}.")],
     file: Annotated[Path, typer.Option("--file", "-f", help="JSON payload file ('-' for stdin).")],
     wait: Annotated[bool, typer.Option(help="Wait until the job is finished.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 60.0,
@@ -50,21 +54,27 @@ def submit(
     try:
         text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
         payload = json.loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        show_error(
-            error("PAYLOAD_UNREADABLE", reason=exc),
-            as_json,
-        )
+    except RecursionError:
+        show_error(error("PAYLOAD_TOO_DEEP", limit=MAX_DEPTH), as_json)
+        raise typer.Exit(2) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        # ValueError: malformed JSON, or an integer longer than Python converts (4,300 digits).
+        show_error(error("PAYLOAD_UNREADABLE", reason=str(exc).split(";")[0][:200]), as_json)
         raise typer.Exit(2) from None
     client = Client(submitter=os.environ.get("SCHEDQ_SUBMITTER", "cli"))
     try:
-        view = client.submit(kind, payload, idempotency_key, correlation_id)
         if wait:
-            view = client.wait(view.id, timeout=timeout)
+            view, note = submit_and_wait(
+                client, kind, payload, idempotency_key, correlation_id, timeout, as_json
+            )
+        else:
+            view, note = client.submit(kind, payload, idempotency_key, correlation_id), ""
     except SchedqError as exc:
         show_error(exc, as_json)
         raise typer.Exit(2) from None
     _show_job(view.model_dump(), as_json)
+    if note:
+        err_console.print(note, highlight=False)
     if wait and view.status != "succeeded":
         raise typer.Exit(1)
 
@@ -104,8 +114,14 @@ def worker(
 ) -> None:
     """Run a Celery worker (refuses to start with an unsafe configuration)."""
     from schedq.ops.metrics_dir import prepare
+    from shared.db.problems import schema_problem
     from shared.settings import get_settings, reset_settings_cache
 
+    # A worker on a missing or unmigrated schema would fail every job: refuse to start.
+    problem = schema_problem(get_settings().database_url)
+    if problem is not None:
+        show_error(problem, False)
+        raise typer.Exit(2)
     # Before worker.app imports prometheus-client: multiprocess mode, last run's files wiped.
     prepare()
     if metrics_port is not None:
@@ -137,13 +153,27 @@ def beat(
 
 
 @app.command()
-def migrate() -> None:
-    """Upgrade the database schema to the newest migration."""
-    from shared.db.migrate import upgrade_to_head
+def migrate(
+    create_database: Annotated[
+        bool,
+        typer.Option(
+            "--create-database/--no-create-database",
+            help="Create the database SCHEDQ_DATABASE_URL names when it does not exist.",
+        ),
+    ] = True,
+) -> None:
+    """Create the database if it is missing, then upgrade its schema to the newest migration."""
+    from shared.db.migrate import head_revision, upgrade_to_head
+    from shared.db.problems import create_missing_database
     from shared.settings import get_settings
 
-    upgrade_to_head(get_settings().database_url)
-    console.print("database at head")
+    url = get_settings().database_url
+    if create_database:
+        created = create_missing_database(url)
+        if created:
+            console.print(f"created database {created}", highlight=False)
+    upgrade_to_head(url)
+    console.print(f"database at head (revision {head_revision(url)})", highlight=False)
 
 
 @app.command()
@@ -190,7 +220,7 @@ _ops.register(app)
 
 
 def main() -> None:
-    app()
+    run_cli(app)
 
 
 if __name__ == "__main__":

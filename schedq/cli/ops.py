@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from schedq.cli.output import console, emit_json
+from schedq.cli.output import console, emit_json, show_error
+from shared.errors import error
 
 health_app = typer.Typer(help="Liveness and readiness checks (exit 0 healthy, 1 not).")
 TimeoutOpt = Annotated[float, typer.Option(help="Seconds each probe may take.")]
@@ -39,7 +40,7 @@ def stats(
     try:
         span = parse_window(window)
     except ValueError as exc:
-        console.print(f"[red]{exc}[/]")
+        show_error(error("OPTION_INVALID", problem=f"--window: {exc}"), as_json)
         raise typer.Exit(2) from None
     rows = job_stats(get_settings().database_url, span)
     if as_json:

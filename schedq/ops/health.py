@@ -90,6 +90,31 @@ def workers(settings: Settings, timeout: float, node: str | None = None) -> Chec
     return _guard("worker" if node else "workers", probe)
 
 
+def local_worker(settings: Settings, timeout: float, name: str) -> Check:
+    """``name@<this host>`` answers or, for a worker started without ``--hostname`` (Celery
+    names it ``celery@<host>``), a node on this host consumes the queue ``name``."""
+    from shared.ledger.publish import producer_app
+
+    node = local_node(name)
+    queue = {"schedule": settings.schedule_queue, "calendar": settings.calendar_queue}.get(
+        name, name
+    )
+
+    def probe() -> str:
+        app = producer_app(settings)
+        if app.control.ping(destination=[node], timeout=timeout, limit=1):
+            return f"{node} answering"
+        if "@" not in name:
+            host = socket.gethostname()
+            consumers = app.control.inspect(timeout=timeout).active_queues() or {}
+            for other, queues in sorted(consumers.items()):
+                if other.endswith(f"@{host}") and any(q.get("name") == queue for q in queues):
+                    return f"{other} answering (consumes {queue})"
+        raise RuntimeError(f"no worker answered as {node} or consumes {queue} on this host")
+
+    return _guard("worker", probe)
+
+
 def http(url: str, timeout: float) -> Check:
     def probe() -> str:
         response = httpx.get(url, timeout=timeout)
@@ -119,7 +144,7 @@ def live(
     settings: Settings, timeout: float, worker: str | None = None, url: str | None = None
 ) -> list[Check]:
     if worker:
-        return [workers(settings, timeout, local_node(worker))]
+        return [local_worker(settings, timeout, worker)]
     if url:
         return [http(url, timeout)]
     return [broker(settings, timeout)]

@@ -26,11 +26,13 @@ from shared.db.jobs import TERMINAL_STATUSES, Job
 from shared.errors import idempotency_conflict
 from shared.kinds import get_kind
 from shared.ledger.connection import connection
+from shared.ledger.input_checks import check_request
 from shared.ledger.publish import Envelope, publish_committed
 from shared.payloads import parse_payload, schema_error
 from shared.settings import Settings
 
 log = logging.getLogger("schedq.producer")
+
 
 @dataclass(frozen=True)
 class JobRequest:
@@ -153,7 +155,6 @@ _SELECT_BY_KEY = f"""
 """
 
 
-
 def prepare(settings: Settings, submitter: str, req: JobRequest) -> dict[str, Any]:
     """The ledger row for one request, payload as the canonical JSON text that was hashed.
 
@@ -162,6 +163,7 @@ def prepare(settings: Settings, submitter: str, req: JobRequest) -> dict[str, An
     kind = get_kind(req.kind)
     if not isinstance(req.payload, Mapping):
         raise schema_error("The payload must be a JSON object.")
+    check_request(req.idempotency_key, req.payload)
     parsed = parse_payload(kind.payload, dict(req.payload))
     # Store what the sender sent (normalised by the shape model), so replays see the same.
     payload_json, hashed = _canonical(kind.name, parsed.model_dump(mode="json"))
