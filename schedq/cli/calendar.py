@@ -19,10 +19,11 @@ def ics(
     ] = 1,
 ) -> None:
     """Print an ICS feed of a doctor's appointments (opaque patient references only)."""
-    from sqlalchemy import func, select
+    from sqlalchemy import String, cast, func, select
 
     from schedq.cli.output import show_error
     from shared.db.calendar import ExportedEvent
+    from shared.db.jobs import AuditEntry
     from shared.db.schedule import Appointment, Doctor
     from shared.db.uow import UnitOfWork
     from shared.domain.ics_export import AppointmentView, calendar, event
@@ -33,15 +34,26 @@ def ics(
         if uow.session.get(Doctor, doctor) is None:
             show_error(not_found("doctor", doctor), False)  # the same line as availability's
             raise typer.Exit(2)
-        # The feed shows the highest SEQUENCE any CalDAV export has used, so clients update.
+        # The feed shows the higher of the appointment's own version and the highest SEQUENCE
+        # any CalDAV export has used, so clients always see it rise.
         sequences = (
             select(ExportedEvent.appointment_id, func.max(ExportedEvent.sequence).label("seq"))
             .group_by(ExportedEvent.appointment_id)
             .subquery()
         )
+        # The appointment's own version: every change (booked, rescheduled, cancelled, flagged)
+        # writes one audit row, so the booking is version 0 and each later change adds one
+        # (RFC 5545: SEQUENCE rises with each significant revision).
+        changes = (
+            select(AuditEntry.entity_id, (func.count() - 1).label("version"))
+            .where(AuditEntry.entity == "appointment")
+            .group_by(AuditEntry.entity_id)
+            .subquery()
+        )
         rows = uow.session.execute(
-            select(Appointment, sequences.c.seq)
+            select(Appointment, func.greatest(sequences.c.seq, changes.c.version))
             .outerjoin(sequences, sequences.c.appointment_id == Appointment.id)
+            .outerjoin(changes, changes.c.entity_id == cast(Appointment.id, String))
             .where(Appointment.doctor_id == doctor, Appointment.ends_at > since)
             .order_by(Appointment.starts_at, Appointment.id)
         ).all()

@@ -46,4 +46,12 @@ def job_table(job: dict[str, Any]) -> Table:
             table.add_row("", f"{v['path']}: {v['code']}")
     if job.get("result"):
         table.add_row("result", json.dumps(job["result"]))
+    # Every attempt that did not succeed, oldest first (what a retry or a worker loss left).
+    for i, h in enumerate(job.get("history") or []):
+        code = f"{h.get('error_code') or '-'} ({h.get('error_category') or '-'})"
+        retry = f", next try {str(h['next_attempt_at'])[:19]}" if h.get("next_attempt_at") else ""
+        table.add_row(
+            "history" if i == 0 else "",
+            f"#{h.get('attempt')} {str(h.get('at'))[:19]} {h.get('outcome')}: {code}{retry}",
+        )
     return table
