@@ -203,13 +203,18 @@ def demo(
     doctors: Annotated[int, typer.Option(help="How many doctors the sample workload covers.")] = 6,
     flower_port: Annotated[int, typer.Option(help="Flower port (0 picks a free one).")] = 0,
     keep_seconds: Annotated[
-        float, typer.Option(help="Keep servers up this long after the run.")
+        float, typer.Option(help="Keep servers up this long after the run (Flower, metrics).")
     ] = 0,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep servers up after the run until Ctrl-C.")
+    ] = False,
 ) -> None:
     """Start embedded servers (unless SCHEDQ_DATABASE_URL/BROKER_URL are set), run a workload."""
     from schedq.cli.demo import run_demo
 
-    raise typer.Exit(run_demo(data_dir, doctors, flower_port, keep_seconds))
+    raise typer.Exit(
+        run_demo(data_dir, doctors, flower_port, float("inf") if keep else keep_seconds)
+    )
 
 
 app.command("availability")(availability_command)
