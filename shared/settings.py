@@ -188,8 +188,10 @@ def unknown_variable_warnings(environ: dict[str, str] | None = None) -> list[str
     for name in sorted(env):
         if not name.startswith("SCHEDQ_") or name in known or name.startswith(OTHER_PREFIXES):
             continue
-        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]}?" if close else ""
+        # Compared without the shared prefix, which would make every name look alike.
+        tails = sorted(k.removeprefix("SCHEDQ_") for k in known)
+        close = difflib.get_close_matches(name.removeprefix("SCHEDQ_"), tails, n=1, cutoff=0.6)
+        hint = f"; did you mean SCHEDQ_{close[0]}?" if close else ""
         out.append(f"schedq: warning: {name} is not a schedq setting and is ignored{hint}")
     return out
 
