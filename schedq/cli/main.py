@@ -15,7 +15,6 @@ from schedq.cli.calendar import ics as ics_command
 from schedq.cli.dlq import app as dlq_app
 from schedq.cli.failures import run_cli
 from schedq.cli.output import console, emit_json, err_console, job_table, show_error
-from schedq.cli.waiting import submit_and_wait
 from shared.errors import SchedqError, error
 from shared.kinds import KINDS
 from shared.ledger.input_checks import MAX_DEPTH
@@ -50,6 +49,7 @@ def submit(
 ) -> None:
     """Submit one job; prints its id (and its outcome with --wait)."""
     from producers.client import Client
+    from schedq.cli.waiting import submit_and_wait
 
     try:
         text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
