@@ -29,6 +29,11 @@ def _guard(name: str, probe: Callable[[], str]) -> Check:
     try:
         return Check(name, True, probe())
     except Exception as exc:  # a failed probe is an answer, not a crash
+        from shared.db.problems import database_problem
+
+        known = database_problem(exc)  # down, missing, not migrated: the same words as the CLI
+        if known is not None:
+            return Check(name, False, f"{known.code}: {known.message}")
         return Check(name, False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
 
 
@@ -134,7 +139,7 @@ def ready(settings: Settings, timeout: float, need_workers: bool = True) -> list
     if checks[-1].ok:
         checks.append(migrations(settings))
     else:
-        checks.append(Check("migrations", False, "database unreachable"))
+        checks.append(Check("migrations", False, "not checked: the database check failed"))
     if need_workers:
         checks.append(workers(settings, timeout) if checks[0].ok else Check("workers", False))
     return checks
