@@ -1,7 +1,8 @@
 """The Celery application that workers and beat run: ``celery -A worker.app worker``.
 
 Its configuration is ``worker.runtime.config.worker_config``; it registers one task per job kind,
-the reconciler and (through the beat schedule) the calendar tick, then checks it is safe to run.
+the reconciler, the retention purge and (through the beat schedule) the calendar tick, then
+checks it is safe to run.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from celery.signals import worker_process_init
 from shared.db.base import dispose_engines
 from shared.kinds import KINDS
 from shared.settings import get_settings
-from worker.beat_schedule import RECONCILE_TASK
+from worker.beat_schedule import RECONCILE_TASK, RETENTION_TASK
 from worker.pipeline.task import register_job_task
-from worker.reliability import reconciler
+from worker.reliability import reconciler, retention
 from worker.runtime import log_hooks, metrics_hooks, startup_checks
 from worker.runtime.config import worker_config
 
@@ -28,6 +29,7 @@ app.conf.update(worker_config(settings))
 _HOOKS = (log_hooks, metrics_hooks)
 TASKS = {name: register_job_task(app, kind) for name, kind in KINDS.items()}
 RECONCILE = app.task(name=RECONCILE_TASK, ignore_result=True)(reconciler.run)
+RETENTION = app.task(name=RETENTION_TASK, ignore_result=True)(retention.run)
 # The calendar tick is a shared_task, registered on this app by worker.beat_schedule's import.
 
 

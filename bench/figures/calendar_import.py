@@ -19,8 +19,9 @@ from shared.db.schedule import Doctor
 from shared.db.uow import UnitOfWork
 from shared.kinds import get_kind
 from shared.payloads import parse_payload
+from worker.pipeline import services  # noqa: F401  (binds the handlers)
 from worker.pipeline.context import JobContext
-from worker.pipeline.handlers import HANDLERS
+from worker.pipeline.handlers import handler_for
 
 
 @dataclass
@@ -67,8 +68,10 @@ def _serve(data: bytes) -> Iterator[tuple[str, list[int]]]:
 def _run(kind: str, payload: dict[str, object]) -> dict[str, object]:
     parsed = parse_payload(get_kind(kind).payload, payload)
     ctx = JobContext(uuid.uuid4(), kind, "bench", "bench", 1)
+    handler = handler_for(kind)
+    assert handler is not None, kind
     with UnitOfWork() as uow:
-        result = HANDLERS[kind](uow, ctx, parsed)
+        result = handler(uow, ctx, parsed).result
         uow.commit()
     return result
 

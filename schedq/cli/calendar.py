@@ -28,6 +28,7 @@ def ics(
     from shared.db.uow import UnitOfWork
     from shared.domain.ics_export import AppointmentView, calendar, event
     from shared.errors import not_found
+    from shared.patient_data import unseal
 
     since = datetime.now(UTC) - timedelta(days=days_back)
     with UnitOfWork() as uow:
@@ -60,7 +61,7 @@ def ics(
         events = [
             event(
                 AppointmentView(
-                    a.id, a.starts_at, a.ends_at, a.status, a.patient_ref, a.updated_at
+                    a.id, a.starts_at, a.ends_at, a.status, unseal(a.patient_ref), a.updated_at
                 ),
                 int(seq or 0),
             )

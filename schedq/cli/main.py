@@ -162,18 +162,28 @@ def migrate(
         ),
     ] = True,
 ) -> None:
-    """Create the database if it is missing, then upgrade its schema to the newest migration."""
+    """Create the database if it is missing, upgrade the schema to the newest migration (as the
+    owner role), then create or re-grant the application role SCHEDQ_APP_DB_ROLE."""
     from shared.db.migrate import head_revision, upgrade_to_head
     from shared.db.problems import create_missing_database
+    from shared.db.roles import ensure_app_role
     from shared.settings import get_settings
 
-    url = get_settings().database_url
+    settings = get_settings()
+    url = settings.database_url
     if create_database:
         created = create_missing_database(url)
         if created:
             console.print(f"created database {created}", highlight=False)
     upgrade_to_head(url)
-    console.print(f"database at head (revision {head_revision(url)})", highlight=False)
+    secret = settings.app_db_password
+    password = secret.get_secret_value() if secret is not None else None
+    ensure_app_role(url, settings.app_db_role, password)
+    console.print(
+        f"database at head (revision {head_revision(url)}); application role "
+        f"{settings.app_db_role} granted",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -189,10 +199,19 @@ def flower(
     argv = ["flower", f"--port={port}", f"--address={address}"]
     if settings.flower_basic_auth:
         argv.append(f"--basic-auth={settings.flower_basic_auth}")
-    elif settings.env != "development":
-        console.print("[red]SCHEDQ_FLOWER_BASIC_AUTH is required outside development[/]")
+    elif not flower_may_run_open(settings):
+        console.print(
+            "[red]SCHEDQ_FLOWER_BASIC_AUTH is required (only an explicit "
+            "SCHEDQ_ENV=development runs Flower without a login)[/]"
+        )
         raise typer.Exit(2)
     celery_app.start(argv)
+
+
+def flower_may_run_open(settings: Any) -> bool:
+    """Flower without a login only when SCHEDQ_ENV=development was set, not by default: a
+    deployment that forgot the variable must not expose task arguments to anyone."""
+    return "env" in settings.model_fields_set and settings.env == "development"
 
 
 @app.command()
@@ -222,6 +241,10 @@ app.command("availability")(availability_command)
 from schedq.cli import ops as _ops  # noqa: E402  (exporter, stats, health)
 
 _ops.register(app)
+
+from schedq.cli import protect as _protect  # noqa: E402  (reencrypt, retention)
+
+_protect.register(app)
 
 
 def main() -> None:

@@ -41,14 +41,10 @@ class _Metrics(pybreaker.CircuitBreakerListener):
     """State changes as metrics (a hook, not inside the call path)."""
 
     def state_change(self, cb: pybreaker.CircuitBreaker, old: object, new: object) -> None:
-        name = getattr(new, "name", str(new))
-        calendar_metrics.BREAKER_STATE.labels(cb.name).set(_STATE_VALUE.get(name, 0))
-        if name == pybreaker.STATE_OPEN:
-            calendar_metrics.BREAKER_OPENED.labels(cb.name).inc()
+        # The state itself is read from Redis by the exporter (schedq_breaker_state).
+        if getattr(new, "name", str(new)) == pybreaker.STATE_OPEN:
+            calendar_metrics.BREAKER_OPENED.labels(provider=cb.name).inc()
             log.warning("calendar breaker opened for a provider host")
-
-
-_STATE_VALUE = {pybreaker.STATE_CLOSED: 0, pybreaker.STATE_HALF_OPEN: 1, pybreaker.STATE_OPEN: 2}
 
 
 def _storage(host: str) -> pybreaker.CircuitBreakerStorage:

@@ -29,6 +29,8 @@ class Changes:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
+    # Busy rows that are new or moved in time: the only ones that can make a new conflict.
+    arrived: tuple[Key, ...] = ()
 
     @property
     def total(self) -> int:
@@ -114,18 +116,43 @@ def apply(
                 for (uid, rid), (begin, end, href) in upserts.items()
             ],
         )
-    return Changes(inserted=len(fresh), updated=len(changed), deleted=len(gone))
+    moved = [k for k, v in changed.items() if stored[k][:2] != v[:2]]
+    return Changes(
+        inserted=len(fresh), updated=len(changed), deleted=len(gone), arrived=(*fresh, *moved)
+    )
 
 
-def conflicts(uow: UnitOfWork, link: CalendarLink, limit: int) -> tuple[int, list[dict[str, Any]]]:
-    """Stored busy time of the link overlapping the doctor's active appointments."""
-    overlap = and_(
+def _overlap(link: CalendarLink) -> Any:
+    return and_(
         Appointment.doctor_id == link.doctor_id,
         Appointment.status.in_(ACTIVE_APPOINTMENT_STATUSES),
         Appointment.starts_at < ExternalBusy.ends_at,
         ExternalBusy.starts_at < Appointment.ends_at,
     )
-    base = select(ExternalBusy, Appointment.id).join(Appointment, overlap)
+
+
+def new_conflicts(uow: UnitOfWork, link: CalendarLink, arrived: tuple[Key, ...]) -> int:
+    """Conflicts made by busy rows this sync inserted or moved: what metrics count, so a
+    standing conflict is counted once, not again at every sync (a 304 counts nothing)."""
+    total = 0
+    for start in range(0, len(arrived), _DELETE_CHUNK):
+        keys = list(arrived[start : start + _DELETE_CHUNK])
+        query = (
+            select(func.count())
+            .select_from(ExternalBusy)
+            .join(Appointment, _overlap(link))
+            .where(
+                ExternalBusy.link_id == link.id,
+                tuple_(ExternalBusy.uid, ExternalBusy.recurrence_id).in_(keys),
+            )
+        )
+        total += uow.session.scalar(query) or 0
+    return int(total)
+
+
+def conflicts(uow: UnitOfWork, link: CalendarLink, limit: int) -> tuple[int, list[dict[str, Any]]]:
+    """Stored busy time of the link overlapping the doctor's active appointments."""
+    base = select(ExternalBusy, Appointment.id).join(Appointment, _overlap(link))
     base = base.where(ExternalBusy.link_id == link.id)
     total = uow.session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = uow.session.execute(

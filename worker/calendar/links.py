@@ -7,12 +7,14 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from shared import kinds
 from shared.db.calendar import CalendarLink
 from shared.db.schedule import Doctor
 from shared.db.uow import UnitOfWork
 from shared.domain.calendar_payloads import LinkCalendarPayload, LinkRef, link_id_for
 from shared.errors import not_found
-from worker.pipeline.context import JobContext
+from worker.pipeline.context import Applied, JobContext
+from worker.pipeline.handlers import handles
 from worker.scheduling import audit
 
 
@@ -28,7 +30,8 @@ def _public(link: LinkCalendarPayload) -> dict[str, Any]:
     }
 
 
-def link_calendar(uow: UnitOfWork, ctx: JobContext, link: LinkCalendarPayload) -> dict[str, Any]:
+@handles(kinds.LINK_CALENDAR)
+def link_calendar(uow: UnitOfWork, ctx: JobContext, link: LinkCalendarPayload) -> Applied:
     if uow.session.get(Doctor, link.doctor_id) is None:
         raise not_found("doctor", link.doctor_id)
     url = str(link.url)
@@ -58,10 +61,13 @@ def link_calendar(uow: UnitOfWork, ctx: JobContext, link: LinkCalendarPayload) -
         before=before,
         after=values,
     )
-    return {"link_id": str(link_id), "doctor_id": link.doctor_id, "created": existing is None}
+    return Applied(
+        {"link_id": str(link_id), "doctor_id": link.doctor_id, "created": existing is None}
+    )
 
 
-def unlink_calendar(uow: UnitOfWork, ctx: JobContext, ref: LinkRef) -> dict[str, Any]:
+@handles(kinds.UNLINK_CALENDAR)
+def unlink_calendar(uow: UnitOfWork, ctx: JobContext, ref: LinkRef) -> Applied:
     """Remove the link with its imported busy time; events already exported stay remote."""
     row = uow.session.scalars(
         select(CalendarLink).where(
@@ -81,7 +87,7 @@ def unlink_calendar(uow: UnitOfWork, ctx: JobContext, ref: LinkRef) -> dict[str,
         before=before,
         after=None,
     )
-    return {"link_id": str(ref.link_id), "doctor_id": ref.doctor_id, "deleted": True}
+    return Applied({"link_id": str(ref.link_id), "doctor_id": ref.doctor_id, "deleted": True})
 
 
 def load_link(uow: UnitOfWork, ref: LinkRef) -> CalendarLink:

@@ -28,11 +28,12 @@ from shared.db.uow import UnitOfWork
 from shared.domain.calendar_payloads import PublishCalendarPayload
 from shared.domain.ics_export import AppointmentView, calendar, content_hash, event, uid_for
 from shared.errors import Category, SchedqError, Severity, not_found
+from shared.patient_data import unseal
 from worker.calendar import metrics as calendar_metrics
 from worker.calendar.breaker import guarded
 from worker.calendar.caldav_client import client_for
 from worker.calendar.providers import status_error
-from worker.pipeline.context import JobContext
+from worker.pipeline.context import Applied, CalendarEvents, JobContext
 
 _HEADERS = {"Content-Type": "text/calendar; charset=utf-8"}
 
@@ -75,18 +76,21 @@ def _appointments(uow: UnitOfWork, link: CalendarLink) -> list[AppointmentView]:
         .order_by(Appointment.starts_at, Appointment.id)
     )
     return [
-        AppointmentView(a.id, a.starts_at, a.ends_at, a.status, a.patient_ref, a.updated_at)
+        AppointmentView(a.id, a.starts_at, a.ends_at, a.status, unseal(a.patient_ref), a.updated_at)
         for a in rows
     ]
 
 
-def publish_calendar(uow: UnitOfWork, ctx: JobContext, p: PublishCalendarPayload) -> dict[str, Any]:
+def publish_calendar(uow: UnitOfWork, ctx: JobContext, p: PublishCalendarPayload) -> Applied:
+    """Bound to its kind by ``worker.calendar.jobs`` (which imports this module lazily)."""
     links = [_publish_link(uow, link) for link in _links(uow, p)]
-    return {
+    events = CalendarEvents(exported=sum(link["sent"] for link in links))
+    result = {
         "doctor_id": p.doctor_id,
         "links": links,
-        "events_synced": {"export": sum(link["sent"] for link in links)},
+        "events_synced": {"export": events.exported},
     }
+    return Applied(result, events=events)
 
 
 def _publish_link(uow: UnitOfWork, link: CalendarLink) -> dict[str, Any]:

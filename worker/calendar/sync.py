@@ -23,7 +23,7 @@ from shared.domain.ical_busy import busy_instances, parse_calendar
 from shared.errors import SchedqError
 from worker.calendar import busy_store, caldav_client, ics_feed
 from worker.calendar.links import load_link
-from worker.pipeline.context import JobContext
+from worker.pipeline.context import Applied, CalendarEvents, JobContext, settled
 from worker.scheduling import audit, doctors
 
 
@@ -32,11 +32,14 @@ def _window(settings: CalendarSettings) -> tuple[datetime, datetime]:
     return now - timedelta(days=settings.past_days), now + timedelta(days=settings.horizon_days)
 
 
-def sync_calendar(uow: UnitOfWork, ctx: JobContext, ref: LinkRef) -> dict[str, Any]:
+def sync_calendar(uow: UnitOfWork, ctx: JobContext, ref: LinkRef) -> Applied:
+    """Bound to its kind by ``worker.calendar.jobs`` (which imports this module lazily)."""
     link = load_link(uow, ref)
     outcome: dict[str, Any] = {"link_id": str(link.id), "doctor_id": link.doctor_id}
     if not link.active or link.direction == "export":
-        return {**outcome, "skipped": "link inactive" if not link.active else "export-only link"}
+        return Applied(
+            {**outcome, "skipped": "link inactive" if not link.active else "export-only link"}
+        )
     doctor = uow.session.get(Doctor, link.doctor_id)
     assert doctor is not None  # FK with ON DELETE CASCADE
     zone = ZoneInfo(doctor.time_zone)
@@ -59,13 +62,14 @@ def sync_calendar(uow: UnitOfWork, ctx: JobContext, ref: LinkRef) -> dict[str, A
     total, listed = busy_store.conflicts(uow, link, get_calendar_settings().max_listed_conflicts)
     outcome["conflict_count"] = total
     outcome["conflicts"] = listed
-    # Imports never resolve conflicts; they report them (read by the metrics hooks).
+    # Imports never resolve conflicts; they report them. The two keys below stay in the stored
+    # result for producers (every standing conflict); metrics count the typed figure, which
+    # holds only the conflicts this sync's new or moved busy rows made.
     outcome["strategy"] = "report"
-    outcome["events_synced"] = {
-        "import": changes.inserted + changes.updated,
-        "delete": changes.deleted,
-    }
-    return outcome
+    events = CalendarEvents(imported=changes.inserted + changes.updated, deleted=changes.deleted)
+    outcome["events_synced"] = {"import": events.imported, "delete": events.deleted}
+    arisen = busy_store.new_conflicts(uow, link, changes.arrived) if total else 0
+    return Applied(outcome, conflicts=settled(arisen, "report"), events=events)
 
 
 def _stale(link: CalendarLink, window_end: datetime, settings: CalendarSettings) -> bool:

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from shared.crypto import require_keys
 from shared.settings import Settings
 from worker.runtime.config import SCREENING_CONSUMER
 
@@ -46,6 +47,7 @@ def problems(conf: Mapping[str, Any], settings: Settings) -> list[str]:
         out.append(f"worker_consumer must be {SCREENING_CONSUMER} (poison messages are screened)")
     if not conf.get("worker_send_task_events"):
         out.append("task events must be on (Flower needs them)")
+    out += require_keys(settings.env, settings.encryption_keys)
     return out
 
 

@@ -26,9 +26,11 @@ from tests.calendar_support import (
     make_doctor,
     next_monday,
     run,
+    run_applied,
     stamp,
     vevent,
 )
+from worker.pipeline.context import CalendarEvents, Conflicts
 
 pytestmark = pytest.mark.usefixtures("database_url", "redis_url")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -120,9 +122,13 @@ def test_changed_feed_moves_and_deletes_and_bumps_the_schedule_version(
     sync(doctor, link_id)
     feed_server.routes[path] = Route(feed_body(uid, moved=True, with_lunch=False))
     before = feed_server.hits[path]
-    changed = sync(doctor, link_id)
+    applied = run_applied("sync_calendar", {"doctor_id": doctor, "link_id": link_id})
+    changed = applied.result
     assert feed_server.hits[path] - before == 1
     assert changed["changes"] == {"inserted": 0, "updated": 1, "deleted": 1}
+    # What metrics count (typed), and the stored result's keys that producers read.
+    assert applied.events == CalendarEvents(imported=1, deleted=1)
+    assert changed["events_synced"] == {"import": 1, "delete": 1}
     assert changed["schedule_version"] >= 1
     uids = {u for u, _, _, _ in busy(link_id)}
     assert f"lunch-{uid}" not in uids
@@ -148,10 +154,17 @@ def test_busy_time_over_a_booked_appointment_is_a_conflict_and_the_booking_stays
     doctor = make_doctor(f"cf-{uid}")
     appt = add_appointment(doctor, datetime.combine(next_monday(), time(10, 30), BERLIN))
     feed_server.routes[f"/{uid}.ics"] = Route(feed_body(uid))
-    outcome = sync(doctor, link(doctor, feed_server.url(f"/{uid}.ics")))
-    assert outcome["conflict_count"] == 1
+    link_id = link(doctor, feed_server.url(f"/{uid}.ics"))
+    applied = run_applied("sync_calendar", {"doctor_id": doctor, "link_id": link_id})
+    assert applied.conflicts == Conflicts(1, "report")
+    outcome = applied.result
+    assert (outcome["conflict_count"], outcome["strategy"]) == (1, "report")
     assert outcome["conflicts"][0]["appointment_id"] == str(appt)
     assert outcome["conflicts"][0]["uid"] == f"weekly-{uid}"
+    # The next sync finds the feed unchanged: the standing conflict is listed, not counted again.
+    again = run_applied("sync_calendar", {"doctor_id": doctor, "link_id": link_id})
+    assert again.result["fetched"] in ("not_modified", "unchanged")
+    assert again.result["conflict_count"] == 1 and again.conflicts is None
     with UnitOfWork() as uow:
         booked = uow.session.get(Appointment, appt)
         assert booked is not None and booked.status == "booked"
