@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from sqlalchemy import make_url
 
+from shared.crypto import generate_key
 from tests.conftest import ADMIN_PG, REPO
 from tests.readme_blocks import blocks, script
 from tests.workers import WorkerProcess
@@ -34,7 +35,14 @@ def readme_env(database_url: str, redis_url: str) -> Iterator[dict[str, str]]:
     """A database that does not exist yet (the README's `schedq migrate` creates it)."""
     name = f"{make_url(database_url).database}_readme"
     url = make_url(database_url).set(database=name).render_as_string(False)
-    yield {"SCHEDQ_DATABASE_URL": url, "SCHEDQ_BROKER_URL": redis_url, **QUEUES}
+    # The worker started here must hold the key the README's block would make: give both one.
+    key = generate_key()
+    yield {
+        "SCHEDQ_DATABASE_URL": url,
+        "SCHEDQ_BROKER_URL": redis_url,
+        "SCHEDQ_ENCRYPTION_KEYS": key,
+        **QUEUES,
+    }
     with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -47,7 +55,7 @@ def test_every_readme_block_runs_as_written(readme_env: dict[str, str], tmp_path
     clone = tmp_path / "clone"
     clone.mkdir()
     for entry in REPO.iterdir():
-        if entry.name != ".git":
+        if entry.name not in (".git", ".schedq"):  # the clone keeps its own .schedq/
             (clone / entry.name).symlink_to(entry)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDQ_")}
     env.update(readme_env)
