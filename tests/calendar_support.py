@@ -90,3 +90,14 @@ def vevent(uid: str, start: str, end: str, *extra: str) -> str:
 
 def stamp(d: date, hhmm: str = "1000") -> str:
     return f"{d:%Y%m%d}T{hhmm}00"
+
+
+def add_credential(
+    name: str, doctor_id: str, url: str, secret: str, username: str | None = None
+) -> None:
+    """What ``schedq credentials add`` does: bind a secret to a doctor and the URL's origin."""
+    from shared import calendar_credentials
+
+    with UnitOfWork() as uow:
+        calendar_credentials.add(uow.session, name, doctor_id, url, username, secret)
+        uow.commit()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import celeryd_init, worker_process_init
 
 from shared.db.base import dispose_engines
 from shared.kinds import KINDS
@@ -36,6 +36,14 @@ RETENTION = app.task(name=RETENTION_TASK, ignore_result=True)(retention.run)
 # Checked at import, not in a signal handler: Celery logs and swallows exceptions raised by
 # signal receivers, so a worker would start anyway. Every worker and beat imports this module.
 startup_checks.exit_if_unsafe(app.conf, settings)
+
+
+@celeryd_init.connect
+def _refuse_pools_without_time_limits(conf: Any, options: dict[str, Any], **_: Any) -> None:
+    # The pool is known only once a worker starts (-P on its command line). SystemExit is not
+    # swallowed by Celery's signal dispatch (it catches Exception), so the worker stops here.
+    pool = options.get("pool_cls") or options.get("pool")
+    startup_checks.exit_if_unsafe(conf, settings, pool=pool)
 
 
 @worker_process_init.connect

@@ -12,14 +12,14 @@ before are stripped of them here, the only change ever made to audit rows: the t
 disabled for that one statement inside this migration's transaction.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-11-30
 """
 
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -12,6 +12,7 @@ import typer
 
 from schedq.cli.availability import availability as availability_command
 from schedq.cli.calendar import ics as ics_command
+from schedq.cli.credentials import app as credentials_app
 from schedq.cli.dlq import app as dlq_app
 from schedq.cli.failures import run_cli
 from schedq.cli.output import console, emit_json, err_console, job_table, show_error
@@ -27,6 +28,7 @@ app = typer.Typer(
 app.command(name="ics")(ics_command)
 
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(credentials_app, name="credentials")
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON document instead of a table.")

@@ -28,3 +28,17 @@ def test_worker_refuses_countdown_longer_than_visibility_timeout() -> None:
         "schedq: unsafe worker configuration: "
         "SCHEDQ_RETRY_BACKOFF_CAP (200s) must be below SCHEDQ_VISIBILITY_TIMEOUT (100s)"
     )
+
+
+def test_worker_refuses_a_pool_that_enforces_no_time_limit() -> None:
+    """-P threads (and eventlet, gevent, solo): Celery would never stop a stuck job."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "calendar",
+         "-P", "threads", "-c", "2"],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "unsafe worker configuration: the threads pool enforces no time limit" in proc.stderr

@@ -178,6 +178,25 @@ def test_only_migrate_connects_as_the_owner_and_the_rest_as_the_app_role() -> No
         assert rest == migrate.app_db_password.get_secret_value(), name
 
 
+def test_encryption_keys_have_no_default_in_the_stack() -> None:
+    env = COMPOSE["x-schedq-env"]
+    assert env["SCHEDQ_ENCRYPTION_KEYS"].startswith("${SCHEDQ_ENCRYPTION_KEYS:?")
+
+
+@pytest.mark.parametrize("name", ["worker-schedule", "worker-calendar"])
+def test_workers_pass_the_startup_checks_with_their_pool(name: str) -> None:
+    """Every job gets an enforced deadline: the pool each worker runs is checked like a worker
+    checks itself at start (threads/eventlet/gevent/solo enforce no time limit)."""
+    from worker.runtime.config import worker_config
+    from worker.runtime.startup_checks import problems
+
+    svc = SERVICES[name]
+    env = {k.removeprefix("SCHEDQ_").lower(): v for k, v in svc["environment"].items()}
+    settings = Settings(**{k: interpolate(v) for k, v in env.items()})
+    ctx = parse_cli(svc["command"])
+    assert problems(worker_config(settings), settings, pool=ctx.params["pool"]) == []
+
+
 def test_flower_requires_login_in_the_stack() -> None:
     env = SERVICES["flower"]["environment"]
     assert env["SCHEDQ_FLOWER_BASIC_AUTH"]
@@ -187,7 +206,7 @@ def test_flower_requires_login_in_the_stack() -> None:
 def test_workers_per_queue_and_one_beat() -> None:
     assert option(SERVICES["worker-schedule"], "--queues") == "schedule"
     assert option(SERVICES["worker-calendar"], "--queues") == "calendar"
-    assert option(SERVICES["worker-calendar"], "--pool") == "threads"
+    assert option(SERVICES["worker-calendar"], "--pool") == "prefork"
     assert "deploy" not in SERVICES["beat"]  # never scaled: one beat
     for name in ("worker-schedule", "worker-calendar"):
         node = option(SERVICES[name], "--hostname").split("@")[0]

@@ -59,3 +59,22 @@ def test_time_limit_longer_than_visibility_timeout_is_refused() -> None:
         visibility_timeout=60, retry_backoff_cap=10, time_limit=90, reconcile_after_seconds=30
     )
     assert any("SCHEDQ_TIME_LIMIT" in p for p in problems(conf(s), s))
+
+
+@pytest.mark.parametrize("pool", ["threads", "eventlet", "gevent", "solo"])
+def test_pools_without_enforced_time_limits_are_refused(pool: str) -> None:
+    s = Settings()
+    with pytest.raises(UnsafeConfig) as info:
+        check(conf(s), s, pool=pool)
+    assert f"the {pool} pool enforces no time limit" in str(info.value)
+
+
+def test_prefork_passes_by_name_and_by_class() -> None:
+    from celery.concurrency.prefork import TaskPool as Prefork
+    from celery.concurrency.thread import TaskPool as Threads
+
+    s = Settings()
+    assert problems(conf(s), s, pool="prefork") == []
+    assert problems(conf(s), s, pool=Prefork) == []
+    assert any("threads pool" in p for p in problems(conf(s), s, pool=Threads))
+    assert any("solo pool" in p for p in problems(conf(s, worker_pool="solo"), s))

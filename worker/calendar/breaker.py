@@ -21,7 +21,7 @@ import redis
 
 from shared import breaker_keys
 from shared.calendar_settings import get_calendar_settings
-from shared.errors import Category, SchedqError, Severity
+from shared.errors import SchedqError, error
 from shared.settings import get_settings
 from worker.calendar import metrics as calendar_metrics
 from worker.calendar.providers import map_provider_error
@@ -83,12 +83,8 @@ def host_of(url: str) -> str:
 
 
 def breaker_open(host: str) -> SchedqError:
-    return SchedqError(
+    return error(
         "CALENDAR_PROVIDER_CIRCUIT_OPEN",
-        "The calendar provider failed repeatedly; the sync waits before trying again.",
-        Category.EXTERNAL_SERVICE,
-        Severity.MEDIUM,
-        retryable=True,
         retry_after=float(get_calendar_settings().breaker_reset_seconds),
         details={"breaker": "open"},
     )

@@ -19,3 +19,18 @@ BREAKER_OPENED = Counter(
     "Times a calendar provider's circuit breaker opened, by provider (host:port).",
     ["provider"],
 )
+
+# The calendar boundary (docs/security.md): refused targets, oversized answers, capped imports.
+TARGET_REFUSED = Counter(
+    "schedq_calendar_target_refused",
+    "Provider requests refused before connecting (address, scheme) or after too many redirects.",
+    ["reason"],
+)
+RESPONSE_TOO_LARGE = Counter(
+    "schedq_calendar_response_too_large",
+    "Provider answers cut off at SCHEDQ_CALENDAR_MAX_RESPONSE_BYTES (counted decompressed).",
+)
+BUSY_LIMITED = Counter(
+    "schedq_calendar_busy_limited",
+    "Syncs refused because a series or a link exceeded its instance cap within the horizon.",
+)
