@@ -31,7 +31,7 @@ COMMANDS = {
     "dlq list": ["dlq", "list"],
     "ics": ["ics", "dr-1"],
     "availability": AVAILABILITY,
-    "worker": ["worker", "--pool", "solo", "--concurrency", "1"],
+    "worker": ["worker", "--pool", "prefork", "--concurrency", "1"],
 }
 
 

@@ -17,7 +17,7 @@ from tests.doc_examples import example
 from tests.workers import WorkerProcess
 
 probe_kinds.install()
-SOLO = ("--pool", "solo", "--concurrency", "1")
+ONE_CHILD = ("--pool", "prefork", "--concurrency", "1")  # main refuses solo (no time limit)
 
 
 def schedq(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -80,7 +80,7 @@ def test_health_live_finds_a_worker_started_without_hostname(
     env = {"SCHEDQ_SCHEDULE_QUEUE": f"live_{uid}", "SCHEDQ_CALENDAR_QUEUE": f"live_cal_{uid}"}
     log = (tmp_path / "worker.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "schedq.cli.main", "worker", "--queues", f"live_{uid}", *SOLO],
+        [sys.executable, "-m", "schedq.cli.main", "worker", "--queues", f"live_{uid}", *ONE_CHILD],
         env={**os.environ, **env},
         stdout=log,
         stderr=subprocess.STDOUT,
