@@ -17,7 +17,7 @@ from bench.env import BenchEnv
 from bench.report import Figure, machine, write
 
 # Order matters: latency reuses throughput's max rate, memory reuses its RSS readings.
-FIGURES = ("throughput", "submit", "latency", "history", "calendar", "memory")
+FIGURES = ("throughput", "submit", "latency", "history", "calendar", "memory", "gateway")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

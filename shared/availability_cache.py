@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any
+from typing import Any, cast
 
 import redis as redis_lib
 from cachetools import LRUCache, TTLCache
@@ -59,7 +59,7 @@ class AvailabilityCache:
         if answer is not None or self._redis is None:
             return answer
         try:
-            raw = self._redis.get(key)
+            raw = cast("bytes | None", self._redis.get(key))  # a sync client: never awaitable
         except redis_lib.RedisError:
             CACHE_REQUESTS.labels("redis", "error").inc()
             return None
@@ -94,7 +94,7 @@ class AvailabilityCache:
             answer = self._last.get(request)
         if answer is None and self._redis is not None:
             try:
-                raw = self._redis.get(f"{PREFIX}:last:{request}")
+                raw = cast("bytes | None", self._redis.get(f"{PREFIX}:last:{request}"))
                 answer = json.loads(raw) if raw is not None else None
             except redis_lib.RedisError:
                 CACHE_REQUESTS.labels("redis", "error").inc()

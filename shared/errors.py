@@ -90,16 +90,36 @@ class Entry:
 # tests/unit/test_error_catalogue.py keeps the two equal). Codes are a public interface: add,
 # never rename. Keep the keys in alphabetical order (fewer merge conflicts).
 CATALOGUE: dict[str, Entry] = {
+    "API_CLIENT_EXISTS": Entry(
+        Category.VALIDATION, Severity.LOW, "An API client named '{name}' exists already."
+    ),
+    "API_CLIENT_NOT_FOUND": Entry(
+        Category.VALIDATION, Severity.LOW, "No API client named '{name}' exists."
+    ),
     "APPOINTMENT_NOT_ACTIVE": Entry(
         Category.BUSINESS_LOGIC, Severity.LOW, "The appointment is already {status}."
     ),
     "APPOINTMENT_NOT_FOUND": Entry(
         Category.BUSINESS_LOGIC, Severity.LOW, "No appointment with id '{ident}' exists."
     ),
+    "AUTH_INVALID": Entry(
+        Category.AUTHENTICATION, Severity.MEDIUM, "The API token is not valid or was revoked."
+    ),
+    "AUTH_REQUIRED": Entry(
+        Category.AUTHENTICATION,
+        Severity.LOW,
+        "This endpoint needs an API token: send 'Authorization: Bearer <token>'.",
+    ),
     "BATCH_TOO_LARGE": Entry(
         Category.VALIDATION,
         Severity.LOW,
         "A batch holds at most {limit} jobs; split it and submit the parts.",
+    ),
+    "BODY_NOT_JSON": Entry(
+        Category.VALIDATION, Severity.LOW, "The request body is not valid JSON."
+    ),
+    "BODY_TOO_LARGE": Entry(
+        Category.VALIDATION, Severity.LOW, "The request body is over the limit of {limit} bytes."
     ),
     "BOOKED_APPOINTMENTS_CONFLICT": Entry(
         Category.BUSINESS_LOGIC,
@@ -264,6 +284,12 @@ CATALOGUE: dict[str, Entry] = {
     "EXCEPTION_NOT_FOUND": Entry(
         Category.BUSINESS_LOGIC, Severity.LOW, "No schedule exception with id '{ident}' exists."
     ),
+    "FORBIDDEN_ROLE": Entry(
+        Category.AUTHORIZATION, Severity.MEDIUM, "The role '{role}' may not use this endpoint."
+    ),
+    "FORBIDDEN_SCOPE": Entry(
+        Category.AUTHORIZATION, Severity.MEDIUM, "This request is outside the client's scope."
+    ),
     "ICS_EVENT_WITHOUT_UID": Entry(Category.VALIDATION, Severity.MEDIUM, "{where} has no UID."),
     "ICS_MALFORMED": Entry(Category.VALIDATION, Severity.MEDIUM, "{problem}"),
     "ICS_NOT_A_CALENDAR": Entry(
@@ -284,14 +310,23 @@ CATALOGUE: dict[str, Entry] = {
         Severity.LOW,
         "An idempotency key may have at most {limit} characters; this one has {length}.",
     ),
+    "INTERNAL_ERROR": Entry(
+        Category.SYSTEM, Severity.HIGH, "Something went wrong on our side; it was logged."
+    ),
     "JOB_NOT_FOUND": Entry(
         Category.BUSINESS_LOGIC, Severity.LOW, "No job with id '{ident}' exists."
     ),
     "JOB_TIMEOUT": Entry(
         Category.TIMEOUT, Severity.MEDIUM, "The job took too long; the job will be retried.", True
     ),
+    "METHOD_NOT_ALLOWED": Entry(
+        Category.VALIDATION, Severity.LOW, "This method is not allowed on this resource."
+    ),
     "NETWORK_ERROR": Entry(
         Category.NETWORK, Severity.MEDIUM, "A network call failed; the job will be retried.", True
+    ),
+    "NOT_READY": Entry(
+        Category.SYSTEM, Severity.HIGH, "The service cannot serve requests yet: {reason}.", True
     ),
     "OPTION_INVALID": Entry(Category.VALIDATION, Severity.LOW, "{problem}"),
     "PAYLOAD_NUL_CHARACTER": Entry(
@@ -350,9 +385,13 @@ CATALOGUE: dict[str, Entry] = {
         Severity.HIGH,
         "A malformed message for this job was refused; an operator can replay the job.",
     ),
+    "RATE_LIMITED": Entry(
+        Category.VALIDATION, Severity.LOW, "Too many requests; retry after {seconds} seconds.", True
+    ),
     "REFERENCE_MISSING": Entry(
         Category.BUSINESS_LOGIC, Severity.LOW, "The job refers to something that does not exist."
     ),
+    "RESOURCE_NOT_FOUND": Entry(Category.VALIDATION, Severity.LOW, "No such resource."),
     "RETRIES_EXHAUSTED": Entry(
         None,
         Severity.HIGH,
@@ -376,6 +415,9 @@ CATALOGUE: dict[str, Entry] = {
         Category.VALIDATION,
         Severity.LOW,
         "'{kind}' is not a job kind schedq knows; the kinds are: {known}.",
+    ),
+    "UNSUPPORTED_MEDIA_TYPE": Entry(
+        Category.VALIDATION, Severity.LOW, "The request body must be sent as {expected}."
     ),
     "VALIDATION_FAILED": Entry(Category.VALIDATION, Severity.LOW, "{summary}"),
     "VALUE_TOO_LONG": Entry(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -41,8 +42,13 @@ _CODES = {
 
 def shape_violations(exc: ValidationError) -> list[Violation]:
     """Translate pydantic's errors into our stable codes; messages never echo the raw input."""
+    return violations_of(exc.errors(include_url=False, include_input=False))
+
+
+def violations_of(errors: Sequence[Mapping[str, Any]]) -> list[Violation]:
+    """pydantic error dicts (a ValidationError's or FastAPI's) as violations with our codes."""
     out: list[Violation] = []
-    for err in exc.errors(include_url=False, include_input=False):
+    for err in errors:
         kind = str(err.get("type", "value_error"))
         code = _CODES.get(kind, "TYPE_INVALID" if kind.endswith("_type") else "VALUE_INVALID")
         out.append(Violation(code=code, path=_path(tuple(err.get("loc", ()))), message=err["msg"]))

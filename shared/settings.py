@@ -97,6 +97,24 @@ class Settings(BaseSettings):
     # No default: outside development/test a process that needs them refuses to run without.
     encryption_keys: Annotated[tuple[str, ...], NoDecode] = ()
 
+    # The HTTP gateway (producers/gateway): caps on every request and a rate per client, in the
+    # `limits` notation ("600/minute"; several separated by ';'), counted in the broker's Redis.
+    api_max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    api_batch_max: int = Field(500, ge=1, le=10_000)
+    api_page_max: int = Field(200, ge=1, le=5000)
+    api_rate_limit: str = "1200/minute"
+
+    @field_validator("api_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("must be a rate such as 600/minute or 20/second;1000/hour") from None
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _postgres_only(cls, value: str) -> str:

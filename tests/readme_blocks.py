@@ -1,8 +1,10 @@
 """The README's code blocks, in order, with the reason a block is not run (if it says one).
 
 A block is skipped only when the line before its fence says so:
-``<!-- readme-test: skip: <why> -->``. tests/unit/test_readme.py checks that every shell and
-Python block is either run or skipped with a reason; tests/e2e/test_readme.py runs them.
+``<!-- readme-test: skip: <why> -->``, or when it sits between ``<!-- gateway-NAME:start -->``
+markers, which tests/e2e/test_readme_gateway.py reads and runs against a real gateway.
+tests/unit/test_readme.py checks that every shell and Python block is either run or skipped
+with a reason; tests/e2e/test_readme.py runs them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 SHELL = {"sh", "bash", "shell", "console"}
 RUNNABLE = SHELL | {"python"}
 _SKIP = re.compile(r"^<!-- readme-test: skip: (?P<why>.+?) -->$")
+_GATEWAY = re.compile(r"^<!-- gateway-(?P<name>[\w-]+):start -->$")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,11 @@ def blocks(text: str | None = None) -> list[Block]:
             i += 1
         before = lines[start - 1].strip() if start else ""
         skip = _SKIP.match(before)
-        out.append(Block(start + 1, fence.group(1), "\n".join(body) + "\n", skip and skip["why"]))
+        why = skip and skip["why"]
+        gateway = _GATEWAY.match(before)
+        if gateway:
+            why = f"needs a gateway and a token; test_readme_gateway.py runs it ({gateway['name']})"
+        out.append(Block(start + 1, fence.group(1), "\n".join(body) + "\n", why))
         i += 1
     return out
 

@@ -5,7 +5,7 @@ Links keep naming a credential by ``secret_ref``; the secret used to come from a
 ``schedq credentials add`` (nothing to migrate: no secret was ever stored).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-30
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

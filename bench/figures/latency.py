@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from typing import cast
 
 from bench import baseline, load
 from bench.context import Context
@@ -75,14 +76,14 @@ def _one(ctx: Context, system: str, rate: float, tag: str) -> list[float]:
         node.wait_ready()
         sent = _paced(send, rate, ctx.size.latency_seconds)
         deadline = time.monotonic() + ctx.size.timeout
-        while int(broker.llen(DONE_KEY)) < len(sent):
+        while cast(int, broker.llen(DONE_KEY)) < len(sent):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{tag}: not all jobs finished:\n{node.log()}")
             time.sleep(0.1)
     finally:
         node.stop()
     done = {}
-    for item in broker.lrange(DONE_KEY, 0, -1):
+    for item in cast(list[bytes], broker.lrange(DONE_KEY, 0, -1)):
         job_id, stamp = (item.decode() if isinstance(item, bytes) else item).split()
         done[job_id] = float(stamp)
     return sorted(done[j] - t for j, t in sent.items())

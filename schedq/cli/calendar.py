@@ -6,7 +6,6 @@ No patient data beyond the opaque reference; UIDs are the same as in CalDAV expo
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -19,52 +18,13 @@ def ics(
     ] = 1,
 ) -> None:
     """Print an ICS feed of a doctor's appointments (opaque patient references only)."""
-    from sqlalchemy import String, cast, func, select
-
     from schedq.cli.output import show_error
-    from shared.db.calendar import ExportedEvent
-    from shared.db.jobs import AuditEntry
-    from shared.db.schedule import Appointment, Doctor
-    from shared.db.uow import UnitOfWork
-    from shared.domain.ics_export import AppointmentView, calendar, event
-    from shared.errors import not_found
-    from shared.patient_data import unseal
+    from shared.errors import SchedqError
+    from shared.ics_feed import doctor_feed
 
-    since = datetime.now(UTC) - timedelta(days=days_back)
-    with UnitOfWork() as uow:
-        if uow.session.get(Doctor, doctor) is None:
-            show_error(not_found("doctor", doctor), False)  # the same line as availability's
-            raise typer.Exit(2)
-        # The feed shows the higher of the appointment's own version and the highest SEQUENCE
-        # any CalDAV export has used, so clients always see it rise.
-        sequences = (
-            select(ExportedEvent.appointment_id, func.max(ExportedEvent.sequence).label("seq"))
-            .group_by(ExportedEvent.appointment_id)
-            .subquery()
-        )
-        # The appointment's own version: every change (booked, rescheduled, cancelled, flagged)
-        # writes one audit row, so the booking is version 0 and each later change adds one
-        # (RFC 5545: SEQUENCE rises with each significant revision).
-        changes = (
-            select(AuditEntry.entity_id, (func.count() - 1).label("version"))
-            .where(AuditEntry.entity == "appointment")
-            .group_by(AuditEntry.entity_id)
-            .subquery()
-        )
-        rows = uow.session.execute(
-            select(Appointment, func.greatest(sequences.c.seq, changes.c.version))
-            .outerjoin(sequences, sequences.c.appointment_id == Appointment.id)
-            .outerjoin(changes, changes.c.entity_id == cast(Appointment.id, String))
-            .where(Appointment.doctor_id == doctor, Appointment.ends_at > since)
-            .order_by(Appointment.starts_at, Appointment.id)
-        ).all()
-        events = [
-            event(
-                AppointmentView(
-                    a.id, a.starts_at, a.ends_at, a.status, unseal(a.patient_ref), a.updated_at
-                ),
-                int(seq or 0),
-            )
-            for a, seq in rows
-        ]
-    sys.stdout.write(calendar(events, name=f"schedq {doctor}").decode())
+    try:
+        feed = doctor_feed(doctor, days_back)
+    except SchedqError as exc:
+        show_error(exc, False)  # DOCTOR_NOT_FOUND: the same line as availability's
+        raise typer.Exit(2) from None
+    sys.stdout.write(feed.decode())

@@ -75,11 +75,46 @@ def run_demo(data_dir: Path, doctors: int, flower_port: int, keep_seconds: float
         console.print(f"Prometheus: worker metrics {metrics_url}{note}")
         # Each exporter scrape pings the workers (about a second), so it is not awaited here.
         console.print(f"Prometheus: global gauges http://127.0.0.1:{exporter_port}/metrics")
-        return _workload(Client(submitter="demo"), doctors, keep_seconds)
+        api = _gateway(stack, env, data_dir)
+        return _workload(Client(submitter="demo"), doctors, keep_seconds, api)
     return 0
 
 
-def _workload(client: object, doctors: int, keep_seconds: float) -> int:
+def _gateway(stack: ExitStack, env: dict[str, str], data_dir: Path) -> str | None:
+    """Start the HTTP gateway (``schedq api``) and print its addresses; None if it failed."""
+    port = free_port()
+    gateway = spawn(
+        ["schedq.cli.main", "api", "--port", str(port)], env, data_dir / "gateway.log"
+    )
+    stack.callback(stop, gateway)
+    url = f"http://127.0.0.1:{port}"
+    if not wait_for_http(f"{url}/livez"):
+        console.print(f"[yellow]the API did not answer; see {data_dir}/gateway.log[/]")
+        return None
+    console.print(f"API: {url}/v1/jobs  (FHIR: {url}/fhir/r4/metadata)")
+    console.print(f"OpenAPI: {url}/openapi.json  (interactive: {url}/docs)")
+    return url
+
+
+def _submit_over_http(api: str, run: str, plans: list[dict[str, object]]) -> list[str]:
+    """The valid plans through the gateway, as an upstream system would (a fresh API client)."""
+    import httpx
+
+    from producers.gateway.clients import create_client
+
+    token = create_client(f"demo-{run}", "submitter", ["set_working_plan"], [], actor="demo")
+    console.print(f"API client demo-{run} (submitter); its token for curl: {token}")
+    answer = httpx.post(
+        f"{api}/v1/jobs:batch",
+        json={"jobs": [{"kind": "set_working_plan", "payload": p} for p in plans]},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return [str(job["id"]) for job in answer.json()["jobs"]]
+
+
+def _workload(client: object, doctors: int, keep_seconds: float, api: str | None = None) -> int:
     from producers.client import Client, JobRequest
 
     assert isinstance(client, Client)
@@ -88,9 +123,12 @@ def _workload(client: object, doctors: int, keep_seconds: float) -> int:
     labels: dict[str, str] = {}
     refused: list[tuple[str, SchedqError]] = []
     requests: list[tuple[str, JobRequest]] = []
-    for i in range(doctors):
-        doc = f"dr-{run}-{i:02d}"
-        requests.append(("valid weekly plan", JobRequest("set_working_plan", valid_plan(doc, rng))))
+    plans = [valid_plan(f"dr-{run}-{i:02d}", rng) for i in range(doctors)]
+    if api is not None:
+        for job_id in _submit_over_http(api, run, plans):
+            labels[job_id] = "valid weekly plan (over HTTP)"
+    else:
+        requests += [("valid weekly plan", JobRequest("set_working_plan", p)) for p in plans]
     bad_doc = f"dr-{run}-bad"
     requests += [(label, JobRequest("set_working_plan", p)) for label, p in invalid_plans(bad_doc)]
     views = client.submit_many(r for _, r in requests)

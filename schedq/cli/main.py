@@ -12,6 +12,7 @@ import typer
 
 from schedq.cli.availability import availability as availability_command
 from schedq.cli.calendar import ics as ics_command
+from schedq.cli.clients import app as clients_app
 from schedq.cli.credentials import app as credentials_app
 from schedq.cli.dlq import app as dlq_app
 from schedq.cli.failures import run_cli
@@ -29,6 +30,7 @@ app.command(name="ics")(ics_command)
 
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(credentials_app, name="credentials")
+app.add_typer(clients_app, name="clients")
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON document instead of a table.")
@@ -214,6 +216,29 @@ def flower_may_run_open(settings: Any) -> bool:
     """Flower without a login only when SCHEDQ_ENV=development was set, not by default: a
     deployment that forgot the variable must not expose task arguments to anyone."""
     return "env" in settings.model_fields_set and settings.env == "development"
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP and FHIR gateway (uvicorn); clients authenticate with bearer tokens."""
+    import uvicorn
+
+    # uvicorn's own access log prints raw paths and queries (ids, dates): ours names routes.
+    uvicorn.run(
+        "producers.gateway.app:serve_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_config=None,
+        proxy_headers=False,
+        server_header=False,
+    )
 
 
 @app.command()

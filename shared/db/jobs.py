@@ -82,6 +82,8 @@ class Job(Base):
         ),
         Index("ix_jobs_pending_created", "created_at", postgresql_where=text("status = 'queued'")),
         Index("ix_jobs_status_finished", "status", "finished_at"),
+        # The gateway lists one client's jobs in submission order (migration 0007).
+        Index("ix_jobs_submitter_seq", "submitter", "seq"),
         # Deleting a job checks for replays pointing at it (ON DELETE SET NULL): keep that indexed.
         Index("ix_jobs_replay_of", "replay_of", postgresql_where=text("replay_of IS NOT NULL")),
     )

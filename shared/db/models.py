@@ -2,12 +2,14 @@
 
 from shared.db.base import Base
 from shared.db.calendar import CalendarLink, ExportedEvent, ExternalBusy
+from shared.db.clients import ApiClient
 from shared.db.domain import DoctorHolidayCalendar, HolidayCalendar, HolidayDate, ScheduleClosure
 from shared.db.jobs import AuditEntry, Job
 from shared.db.reliability import DeadLetter, JobAttempt, PoisonMessage
 from shared.db.schedule import Appointment, Doctor, WorkingPlan
 
 __all__ = [
+    "ApiClient",
     "Appointment",
     "AuditEntry",
     "Base",

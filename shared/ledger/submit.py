@@ -150,6 +150,30 @@ _INSERT_ONE = """
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id, created_at
 """
+# With an audit entry: the same INSERT, and one audit_log row per job it created, in the same
+# statement (one commit). A request answered from an earlier job by its idempotency key adds no
+# row: the job's own row records who submitted it.
+_AUDITED = """
+    WITH j AS ({insert}),
+    a AS (
+        INSERT INTO audit_log (job_id, correlation_id, actor, entity, entity_id, action, after)
+        SELECT id, correlation_id, %(audit_actor)s, 'job', id::text, 'accepted',
+               CAST(%(audit_after)s AS jsonb)
+        FROM j
+    )
+    SELECT id, created_at FROM j
+"""
+
+
+def _audited(insert: str) -> str:
+    returning = insert.replace(
+        "RETURNING id, created_at", "RETURNING id, created_at, correlation_id"
+    )
+    return _AUDITED.format(insert=returning.strip())
+
+
+_INSERT_ONE_AUDITED = _audited(_INSERT_ONE)
+_INSERT_MANY_AUDITED = _audited(_INSERT_MANY)
 _SELECT_BY_KEY = f"""
     SELECT {", ".join(c.name for c in Job.__table__.columns)}
     FROM jobs WHERE idempotency_key = %s
@@ -238,14 +262,19 @@ def ledger_row(settings: Settings, submitter: str, req: JobRequest) -> dict[str,
 
 
 def submit_jobs(
-    settings: Settings, submitter: str, requests: Iterable[JobRequest]
+    settings: Settings,
+    submitter: str,
+    requests: Iterable[JobRequest],
+    audit_after: Mapping[str, Any] | None = None,
 ) -> list[JobView]:
     """All requests in one transaction, then one publish over one connection.
 
     Shape and size errors raise before anything is written (the caller still holds its input);
     ``details.request_index`` says which request failed.
     A reused idempotency key returns the existing job when the payload matches and raises
-    IDEMPOTENCY_CONFLICT when it does not.
+    IDEMPOTENCY_CONFLICT when it does not. With ``audit_after`` each created job also gets an
+    ``audit_log`` row (actor: the submitter, action ``accepted``, ``after``: this mapping) in
+    the same statement, so a job and its audit row commit together.
     """
     rows = _prepare_all(settings, submitter, requests)
     if not rows:
@@ -263,6 +292,13 @@ def submit_jobs(
             params = {name: [row[name] for row in rows] for name in _COLUMNS}
             params["payload"] = f"[{','.join(params['payload'])}]"
             statement, transaction = _INSERT_MANY, conn.transaction()
+        if audit_after is not None:
+            statement = _INSERT_ONE_AUDITED if len(rows) == 1 else _INSERT_MANY_AUDITED
+            params = {
+                **params,
+                "audit_actor": submitter[:100],
+                "audit_after": json.dumps(dict(audit_after)),
+            }
         with transaction:
             created: dict[uuid.UUID, datetime] = dict(conn.execute(statement, params).fetchall())
             for row in rows:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.gateway_support import GatewayProcess
 from tests.workers import WorkerProcess
 
 
@@ -18,3 +19,13 @@ def worker(
     node.wait_ready()
     yield node
     node.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    """One real ``schedq api`` (uvicorn) process shared by the gateway tests of this run."""
+    server = GatewayProcess(tmp_path_factory.mktemp("gateway"))
+    yield server
+    server.stop()

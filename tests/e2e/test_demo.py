@@ -46,6 +46,10 @@ def test_demo_runs_on_embedded_servers_and_stops_them(tmp_path: Path) -> None:
     ):
         assert code in out
     assert re.search(r"Flower: http://127\.0\.0\.1:\d+/", out)
+    # Part of the workload went through the HTTP gateway, whose addresses are printed.
+    assert re.search(r"API: http://127\.0\.0\.1:\d+/v1/jobs", out)
+    assert re.search(r"OpenAPI: http://127\.0\.0\.1:\d+/openapi\.json", out)
+    assert out.count("valid weekly plan (over HTTP)") == 6
     # Everything the demo started is stopped again.
     leftovers = [
         p

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.conftest import ADMIN_PG, REPO
 
-FIGURES = {"throughput", "submit", "latency", "history", "calendar", "memory"}
+FIGURES = {"throughput", "submit", "latency", "history", "calendar", "memory", "gateway"}
 
 
 def test_bench_harness_runs_every_figure_at_tiny_size(tmp_path: Path) -> None:
@@ -29,7 +29,7 @@ def test_bench_harness_runs_every_figure_at_tiny_size(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=170,
+        timeout=240,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads((tmp_path / "smoke.json").read_text())

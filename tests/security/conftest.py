@@ -16,6 +16,7 @@ import pytest
 import tests.calendar_env  # noqa: F401  (before any settings are read)
 from shared.calendar_settings import reset_calendar_settings_cache
 from tests.calendar_servers import feed_server, radicale_server  # noqa: F401
+from tests.gateway_support import GatewayProcess
 from tests.security.hostile import hostile  # noqa: F401
 from worker.calendar import egress
 
@@ -57,3 +58,13 @@ def calendar_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch
     yield monkeypatch
     monkeypatch.undo()
     reset_calendar_settings_cache()
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    """A real gateway process; no worker: nothing here should ever reach one."""
+    server = GatewayProcess(tmp_path_factory.mktemp("gateway"))
+    yield server
+    server.stop()

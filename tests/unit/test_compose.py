@@ -26,7 +26,7 @@ SCHEDQ_SERVICES = {
 }
 EXPECTED = {
     "postgres", "redis", "migrate", "worker-schedule", "worker-calendar", "beat", "flower",
-    "exporter", "prometheus", "grafana",
+    "exporter", "gateway", "prometheus", "grafana",
 }  # fmt: skip
 # Healthcheck binaries of the third-party images (what those images ship).
 IMAGE_PROBES = {"postgres": "pg_isready", "redis": "redis-cli", "prom/": "wget", "grafana/": "wget"}
@@ -214,7 +214,7 @@ def test_workers_per_queue_and_one_beat() -> None:
 
 
 def test_services_wait_for_what_they_need() -> None:
-    for name in ("worker-schedule", "worker-calendar", "beat", "exporter"):
+    for name in ("worker-schedule", "worker-calendar", "beat", "exporter", "gateway"):
         needs = SERVICES[name]["depends_on"]
         assert needs["migrate"]["condition"] == "service_completed_successfully"
         assert needs["redis"]["condition"] == "service_healthy"
@@ -231,6 +231,7 @@ def test_prometheus_scrapes_the_ports_the_commands_open() -> None:
         f"worker-calendar:{option(SERVICES['worker-calendar'], '--metrics-port')}",
         f"exporter:{option(SERVICES['exporter'], '--port')}",
         f"flower:{option(SERVICES['flower'], '--port')}",
+        f"gateway:{option(SERVICES['gateway'], '--port')}",
     }
     assert targets == expected
     assert config["rule_files"] == ["alerts.yml"]
@@ -242,3 +243,12 @@ def test_mounted_config_exists_in_the_repo(name: str) -> None:
         source = volume.split(":", 1)[0]
         if source.startswith("./"):
             assert (REPO / source).is_dir(), source
+
+
+def test_gateway_is_published_and_probed_on_the_port_it_serves() -> None:
+    gateway = SERVICES["gateway"]
+    port = option(gateway, "--port")
+    assert option(gateway, "--host") == "0.0.0.0"
+    assert gateway["ports"] == [f"{port}:{port}"]
+    assert gateway["healthcheck"]["test"][-1] == f"http://127.0.0.1:{port}/livez"
+    assert gateway["environment"]["SCHEDQ_ENV"] == "production"
