@@ -9,6 +9,7 @@ started here, consuming queues of this test's own so no other test's worker take
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import pytest
 from sqlalchemy import make_url
 
 from shared.crypto import generate_key
+from shared.db.roles import drop_app_role
 from tests.conftest import ADMIN_PG, REPO
 from tests.readme_blocks import blocks, script
 from tests.workers import WorkerProcess
@@ -37,12 +39,18 @@ def readme_env(database_url: str, redis_url: str) -> Iterator[dict[str, str]]:
     url = make_url(database_url).set(database=name).render_as_string(False)
     # The worker started here must hold the key the README's block would make: give both one.
     key = generate_key()
+    # Roles are cluster-wide: `schedq migrate` grants one of this test's own, dropped after.
+    role = f"{name}_app"
     yield {
         "SCHEDQ_DATABASE_URL": url,
         "SCHEDQ_BROKER_URL": redis_url,
         "SCHEDQ_ENCRYPTION_KEYS": key,
+        "SCHEDQ_APP_DB_ROLE": role,
         **QUEUES,
     }
+    # (a database that was never created has no grant, and the role was never made)
+    with contextlib.suppress(psycopg.OperationalError):
+        drop_app_role(url, role)
     with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
