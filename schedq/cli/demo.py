@@ -168,10 +168,26 @@ def _workload(client: object, doctors: int, keep_seconds: float, api: str | None
         f"rejected={counts['rejected']} dead={counts['dead']} "
         f"unfinished={counts['queued'] + counts['running']} refused_at_submit={len(refused)}"
     )
-    if keep_seconds:
-        console.print(f"keeping servers up for {keep_seconds:g}s ...")
-        time.sleep(keep_seconds)
+    _keep_up(keep_seconds)
     return 0 if counts["queued"] + counts["running"] == 0 else 1
+
+
+def _keep_up(seconds: float) -> None:
+    """Leave the servers running so Flower and the metrics can be opened, or say how to."""
+    if not seconds:
+        console.print(
+            "stopping the servers; to open Flower and the metrics first, run the demo with "
+            "--keep-seconds 600 (bash .ci/demo --keep-seconds 600), or --keep until Ctrl-C"
+        )
+        return
+    if seconds == float("inf"):
+        console.print("servers stay up until Ctrl-C ...")
+    else:
+        console.print(f"keeping servers up for {seconds:g}s (Ctrl-C stops them sooner) ...")
+    try:
+        time.sleep(min(seconds, 10 * 365 * 86400))
+    except KeyboardInterrupt:
+        console.print("stopping the servers")
 
 
 def _codes(err: dict[str, object]) -> str:

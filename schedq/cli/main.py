@@ -15,8 +15,11 @@ from schedq.cli.calendar import ics as ics_command
 from schedq.cli.clients import app as clients_app
 from schedq.cli.credentials import app as credentials_app
 from schedq.cli.dlq import app as dlq_app
-from schedq.cli.output import console, emit_json, job_table, show_error
+from schedq.cli.failures import run_cli
+from schedq.cli.output import console, emit_json, err_console, job_table, show_error
 from shared.errors import SchedqError, error
+from shared.kinds import KINDS
+from shared.ledger.input_checks import MAX_DEPTH
 
 app = typer.Typer(
     help="schedq: durable schedule-change and calendar-sync jobs for doctors' schedules.",
@@ -36,7 +39,7 @@ JsonOpt = Annotated[
 
 @app.command()
 def submit(
-    kind: Annotated[str, typer.Argument(help="Job kind, e.g. set_working_plan.")],
+    kind: Annotated[str, typer.Argument(help=f"Job kind: {', '.join(sorted(KINDS))}.")],
     file: Annotated[Path, typer.Option("--file", "-f", help="JSON payload file ('-' for stdin).")],
     wait: Annotated[bool, typer.Option(help="Wait until the job is finished.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 60.0,
@@ -50,25 +53,32 @@ def submit(
 ) -> None:
     """Submit one job; prints its id (and its outcome with --wait)."""
     from producers.client import Client
+    from schedq.cli.waiting import submit_and_wait
 
     try:
         text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
         payload = json.loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        show_error(
-            error("PAYLOAD_UNREADABLE", reason=exc),
-            as_json,
-        )
+    except RecursionError:
+        show_error(error("PAYLOAD_TOO_DEEP", limit=MAX_DEPTH), as_json)
+        raise typer.Exit(2) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        # ValueError: malformed JSON, or an integer longer than Python converts (4,300 digits).
+        show_error(error("PAYLOAD_UNREADABLE", reason=str(exc).split(";")[0][:200]), as_json)
         raise typer.Exit(2) from None
     client = Client(submitter=os.environ.get("SCHEDQ_SUBMITTER", "cli"))
     try:
-        view = client.submit(kind, payload, idempotency_key, correlation_id)
         if wait:
-            view = client.wait(view.id, timeout=timeout)
+            view, note = submit_and_wait(
+                client, kind, payload, idempotency_key, correlation_id, timeout, as_json
+            )
+        else:
+            view, note = client.submit(kind, payload, idempotency_key, correlation_id), ""
     except SchedqError as exc:
         show_error(exc, as_json)
         raise typer.Exit(2) from None
     _show_job(view.model_dump(), as_json)
+    if note:
+        err_console.print(note, highlight=False)
     if wait and view.status != "succeeded":
         raise typer.Exit(1)
 
@@ -108,8 +118,14 @@ def worker(
 ) -> None:
     """Run a Celery worker (refuses to start with an unsafe configuration)."""
     from schedq.ops.metrics_dir import prepare
+    from shared.db.problems import schema_problem
     from shared.settings import get_settings, reset_settings_cache
 
+    # A worker on a missing or unmigrated schema would fail every job: refuse to start.
+    problem = schema_problem(get_settings().database_url)
+    if problem is not None:
+        show_error(problem, False)
+        raise typer.Exit(2)
     # Before worker.app imports prometheus-client: multiprocess mode, last run's files wiped.
     prepare()
     if metrics_port is not None:
@@ -141,19 +157,37 @@ def beat(
 
 
 @app.command()
-def migrate() -> None:
-    """Upgrade the schema to the newest migration (as the owner role), then create or re-grant
-    the application role SCHEDQ_APP_DB_ROLE."""
-    from shared.db.migrate import upgrade_to_head
+def migrate(
+    create_database: Annotated[
+        bool,
+        typer.Option(
+            "--create-database/--no-create-database",
+            help="Create the database SCHEDQ_DATABASE_URL names when it does not exist.",
+        ),
+    ] = True,
+) -> None:
+    """Create the database if it is missing, upgrade the schema to the newest migration (as the
+    owner role), then create or re-grant the application role SCHEDQ_APP_DB_ROLE."""
+    from shared.db.migrate import head_revision, upgrade_to_head
+    from shared.db.problems import create_missing_database
     from shared.db.roles import ensure_app_role
     from shared.settings import get_settings
 
     settings = get_settings()
-    upgrade_to_head(settings.database_url)
+    url = settings.database_url
+    if create_database:
+        created = create_missing_database(url)
+        if created:
+            console.print(f"created database {created}", highlight=False)
+    upgrade_to_head(url)
     secret = settings.app_db_password
     password = secret.get_secret_value() if secret is not None else None
-    ensure_app_role(settings.database_url, settings.app_db_role, password)
-    console.print(f"database at head; application role {settings.app_db_role} granted")
+    ensure_app_role(url, settings.app_db_role, password)
+    console.print(
+        f"database at head (revision {head_revision(url)}); application role "
+        f"{settings.app_db_role} granted",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -215,13 +249,18 @@ def demo(
     doctors: Annotated[int, typer.Option(help="How many doctors the sample workload covers.")] = 6,
     flower_port: Annotated[int, typer.Option(help="Flower port (0 picks a free one).")] = 0,
     keep_seconds: Annotated[
-        float, typer.Option(help="Keep servers up this long after the run.")
+        float, typer.Option(help="Keep servers up this long after the run (Flower, metrics).")
     ] = 0,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep servers up after the run until Ctrl-C.")
+    ] = False,
 ) -> None:
     """Start embedded servers (unless SCHEDQ_DATABASE_URL/BROKER_URL are set), run a workload."""
     from schedq.cli.demo import run_demo
 
-    raise typer.Exit(run_demo(data_dir, doctors, flower_port, keep_seconds))
+    raise typer.Exit(
+        run_demo(data_dir, doctors, flower_port, float("inf") if keep else keep_seconds)
+    )
 
 
 app.command("availability")(availability_command)
@@ -236,7 +275,7 @@ _protect.register(app)
 
 
 def main() -> None:
-    app()
+    run_cli(app)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from schedq.cli.output import console, emit_json
+from schedq.cli.output import console, emit_json, show_error
+from shared.errors import error
 
 health_app = typer.Typer(help="Liveness and readiness checks (exit 0 healthy, 1 not).")
 TimeoutOpt = Annotated[float, typer.Option(help="Seconds each probe may take.")]
@@ -39,7 +40,7 @@ def stats(
     try:
         span = parse_window(window)
     except ValueError as exc:
-        console.print(f"[red]{exc}[/]")
+        show_error(error("OPTION_INVALID", problem=f"--window: {exc}"), as_json)
         raise typer.Exit(2) from None
     rows = job_stats(get_settings().database_url, span)
     if as_json:
@@ -105,12 +106,25 @@ def health_ready(
 
 
 def _json_logs(ctx: typer.Context) -> None:
-    """Every command logs JSON lines to stderr (workers and beat reconfigure for themselves)."""
+    """Every command logs to stderr: text lines on a terminal, JSON lines otherwise
+    (SCHEDQ_LOG_FORMAT). Workers and beat reconfigure for themselves."""
+    import os
+
     from shared.logs import configure_logging
     from shared.settings import get_settings
 
     command = ctx.invoked_subcommand or "cli"
-    configure_logging(get_settings(), {"submit": "producer"}.get(command, command))
+    # A one-shot command answers in its own output; its INFO narration (each job accepted,
+    # each migration step) is for servers. SCHEDQ_LOG_LEVEL, when set, still decides.
+    quiet = command not in _SERVERS and "SCHEDQ_LOG_LEVEL" not in os.environ
+    configure_logging(
+        get_settings(),
+        {"submit": "producer"}.get(command, command),
+        "WARNING" if quiet else None,
+    )
+
+
+_SERVERS = ("worker", "beat", "exporter", "flower")
 
 
 def register(app: typer.Typer) -> None:

@@ -29,6 +29,11 @@ def _guard(name: str, probe: Callable[[], str]) -> Check:
     try:
         return Check(name, True, probe())
     except Exception as exc:  # a failed probe is an answer, not a crash
+        from shared.db.problems import database_problem
+
+        known = database_problem(exc)  # down, missing, not migrated: the same words as the CLI
+        if known is not None:
+            return Check(name, False, f"{known.code}: {known.message}")
         return Check(name, False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
 
 
@@ -90,6 +95,31 @@ def workers(settings: Settings, timeout: float, node: str | None = None) -> Chec
     return _guard("worker" if node else "workers", probe)
 
 
+def local_worker(settings: Settings, timeout: float, name: str) -> Check:
+    """``name@<this host>`` answers or, for a worker started without ``--hostname`` (Celery
+    names it ``celery@<host>``), a node on this host consumes the queue ``name``."""
+    from shared.ledger.publish import producer_app
+
+    node = local_node(name)
+    queue = {"schedule": settings.schedule_queue, "calendar": settings.calendar_queue}.get(
+        name, name
+    )
+
+    def probe() -> str:
+        app = producer_app(settings)
+        if app.control.ping(destination=[node], timeout=timeout, limit=1):
+            return f"{node} answering"
+        if "@" not in name:
+            host = socket.gethostname()
+            consumers = app.control.inspect(timeout=timeout).active_queues() or {}
+            for other, queues in sorted(consumers.items()):
+                if other.endswith(f"@{host}") and any(q.get("name") == queue for q in queues):
+                    return f"{other} answering (consumes {queue})"
+        raise RuntimeError(f"no worker answered as {node} or consumes {queue} on this host")
+
+    return _guard("worker", probe)
+
+
 def http(url: str, timeout: float) -> Check:
     def probe() -> str:
         response = httpx.get(url, timeout=timeout)
@@ -109,7 +139,7 @@ def ready(settings: Settings, timeout: float, need_workers: bool = True) -> list
     if checks[-1].ok:
         checks.append(migrations(settings))
     else:
-        checks.append(Check("migrations", False, "database unreachable"))
+        checks.append(Check("migrations", False, "not checked: the database check failed"))
     if need_workers:
         checks.append(workers(settings, timeout) if checks[0].ok else Check("workers", False))
     return checks
@@ -119,7 +149,7 @@ def live(
     settings: Settings, timeout: float, worker: str | None = None, url: str | None = None
 ) -> list[Check]:
     if worker:
-        return [workers(settings, timeout, local_node(worker))]
+        return [local_worker(settings, timeout, worker)]
     if url:
         return [http(url, timeout)]
     return [broker(settings, timeout)]

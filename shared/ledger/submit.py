@@ -26,6 +26,7 @@ from shared.db.jobs import TERMINAL_STATUSES, Job
 from shared.errors import SchedqError, error, idempotency_conflict
 from shared.kinds import get_kind
 from shared.ledger.connection import connection
+from shared.ledger.input_checks import check_request
 from shared.ledger.publish import Envelope, publish_committed
 from shared.patient_data import SENSITIVE_FIELDS, seal_payload
 from shared.payloads import parse_payload, schema_error
@@ -187,7 +188,9 @@ def prepare(settings: Settings, submitter: str, req: JobRequest) -> dict[str, An
     kind = get_kind(req.kind)
     if not isinstance(req.payload, Mapping):
         raise schema_error("The payload must be a JSON object.")
-    # Size first: parsing a 10 MB payload costs seconds and yields one violation per item.
+    # Shape limits the encoders would crash on (depth, NUL, key length), then size: parsing a
+    # 10 MB payload costs seconds and yields one violation per item.
+    check_request(req.idempotency_key, req.payload)
     _check_size(settings, _raw_size(req.payload))
     parsed = parse_payload(kind.payload, dict(req.payload))
     # Store what the sender sent (normalised by the shape model), so replays see the same.

@@ -66,4 +66,4 @@ def test_cache_layers_versions_and_stale_fallback(
     ]
     with pytest.raises(SchedqError) as err:
         get_availability(AvailabilityCache(None), doctor, MONDAY, TUESDAY, engine=dead)
-    assert err.value.code == "DATABASE_UNAVAILABLE"
+    assert err.value.code == "DATABASE_UNREACHABLE"

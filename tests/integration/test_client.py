@@ -182,8 +182,9 @@ def test_unknown_kind_and_non_object_payload_are_refused(database_url: str) -> N
 def test_a_pooled_connection_killed_while_idle_is_replaced(
     queue_client: tuple[Client, redis.Redis], uid: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Pinged after sitting idle, a dead pooled connection is replaced; unpinged, its error is
-    SQLAlchemy's (what worker.pipeline.error_map maps) and the pool drops it."""
+    """Pinged after sitting idle, a dead pooled connection is replaced; unpinged, the caller
+    gets DATABASE_UNREACHABLE (the driver's error, no host in it, only as its context) and the
+    pool drops the connection."""
     base, _ = queue_client
     # A URL of its own (the parameter only makes it unique): a pool of its own, holding
     # exactly the one connection killed below.
@@ -201,9 +202,11 @@ def test_a_pooled_connection_killed_while_idle_is_replaced(
     client.submit("set_working_plan", plan(f"p1-{uid}"))
     kill_the_pooled_connection()
     monkeypatch.setattr(db_base, "PING_AFTER_IDLE", 1000.0)
-    with pytest.raises(DBAPIError) as info:
+    with pytest.raises(SchedqError) as info:
         client.submit("set_working_plan", plan(f"p2-{uid}"))
-    assert info.value.connection_invalidated
+    assert info.value.code == "DATABASE_UNREACHABLE" and info.value.retryable
+    cause = info.value.__context__
+    assert isinstance(cause, DBAPIError) and cause.connection_invalidated
     client.submit("set_working_plan", plan(f"p3-{uid}"))  # on a new connection
     kill_the_pooled_connection()
     monkeypatch.setattr(db_base, "PING_AFTER_IDLE", 0.0)

@@ -32,7 +32,7 @@ EXPECTED_STATUS = {
     "VALIDATION_FAILED": 422,
 }  # fmt: skip
 FIELDS = {"role": "x", "limit": 1, "expected": "x", "reason": "x", "seconds": 1, "summary": "x",
-          "kind": "x", "name": "x"}  # fmt: skip
+          "kind": "x", "name": "x", "known": "x"}  # fmt: skip
 
 
 @pytest.mark.parametrize("code", sorted(EXPECTED_STATUS))

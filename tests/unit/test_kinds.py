@@ -70,7 +70,10 @@ def test_a_job_of_a_kind_without_handler_is_refused_with_the_catalogue_error() -
     with pytest.raises(SchedqError) as refused:
         executor._apply(ctx, {}, None, 1, settings)
     assert refused.value.code == "UNKNOWN_JOB_KIND"
-    assert refused.value.message == "'no_such_kind' is not a job kind schedq knows."
+    message = refused.value.message
+    assert message.startswith("'no_such_kind' is not a job kind schedq knows; the kinds are: ")
+    assert "set_working_plan" in message
+    assert "set_working_plan" in refused.value.details["known_kinds"]
 
 
 def test_conflict_strategies_are_the_metric_labels() -> None:

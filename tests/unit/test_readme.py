@@ -34,6 +34,30 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert "schedq demo" in (REPO / ".ci" / "demo").read_text()
 
 
+def test_every_shell_and_python_block_runs_or_says_why_not() -> None:
+    from tests.readme_blocks import RUNNABLE, blocks
+
+    found = [b for b in blocks() if b.lang in RUNNABLE]
+    assert len([b for b in found if b.skip is None]) >= 4
+    for block in found:
+        # A transcript with prompts cannot run as written: it must say why it is not run.
+        if block.lang == "console":
+            assert block.skip, f"README.md line {block.line}: console block without a reason"
+    # Fences with no language that hold commands would escape the test.
+    for block in blocks():
+        if block.lang == "":
+            assert "schedq " not in block.code.split("\n")[0], f"README.md line {block.line}"
+
+
+def test_the_script_of_run_blocks_is_valid_bash() -> None:
+    import subprocess
+
+    from tests.readme_blocks import blocks, script
+
+    done = subprocess.run(["bash", "-n"], input=script(blocks()), text=True)
+    assert done.returncode == 0
+
+
 def _documented(heading: str) -> set[str]:
     """Metric names in the first column of the README table under ``heading``."""
     section = README.split(heading, 1)[1].split("\n### ", 1)[0]

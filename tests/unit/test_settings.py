@@ -55,3 +55,34 @@ def test_process_stops_with_one_line_and_exit_code_2() -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert lines == [lines[0]] and lines[0].startswith("schedq: invalid setting SCHEDQ_MAX_RETRIES")
+
+
+def test_unknown_variables_warn_with_the_closest_known_name() -> None:
+    from shared.settings import unknown_variable_warnings
+
+    env = {
+        "SCHEDQ_MAX_RETIRES": "3",  # a typo
+        "SCHEDQ_CALENDAR_HTTP_TIMOUT": "5",  # a typo of a calendar setting
+        "SCHEDQ_ZZZ": "1",  # nothing close
+        "SCHEDQ_MAX_RETRIES": "3",  # known
+        "SCHEDQ_SECRET_DR1_CALDAV": "x",  # a family read by name
+        "PATH": "/bin",
+    }
+    warnings = unknown_variable_warnings(env)
+    assert len(warnings) == 3
+    assert "did you mean SCHEDQ_CALENDAR_HTTP_TIMEOUT?" in warnings[0]
+    assert "SCHEDQ_MAX_RETIRES" in warnings[1] and "did you mean SCHEDQ_MAX_RETRIES?" in warnings[1]
+    assert "SCHEDQ_ZZZ" in warnings[2] and "did you mean" not in warnings[2]
+
+
+def test_an_empty_variable_is_unset_and_retry_limits_must_be_an_object(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SCHEDQ_MAX_RETRIES", "")
+    monkeypatch.setenv("SCHEDQ_RETRY_LIMITS", '{"DATABASE": 7}')
+    settings = Settings()
+    assert settings.max_retries == 5 and settings.retry_limit("DATABASE") == 7
+    monkeypatch.setenv("SCHEDQ_RETRY_LIMITS", "[1]")
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    assert describe_error(info.value).startswith("schedq: invalid setting SCHEDQ_RETRY_LIMITS")
