@@ -5,7 +5,8 @@ Decisions (docs/domain.md, "Time"):
   means its first occurrence; a time inside a DST gap is read with the offset in force before
   the gap, i.e. it lands that many minutes after the jump (02:30 on a 02:00->03:00 spring-forward
   day is 03:30). ``24:00`` is the next local day's midnight.
-- Working windows (shifts minus breaks) are converted to instants at their edges, then slots are
+- Shifts and breaks are converted to instants at their edges, breaks are taken out of shifts in
+  instants (a break inside a DST gap cannot hand back time), then slots are
   laid in real minutes from each window's start; a remainder shorter than a slot is not offered.
   A window therefore holds fewer slots on a spring-forward day and more on a fall-back day.
 """
@@ -80,14 +81,33 @@ def plan_on(plans: Sequence[WorkingPlanPayload], day: date) -> WorkingPlanPayloa
 
 
 def plan_windows(plan: WorkingPlanPayload, day: date, zone: ZoneInfo) -> list[Interval]:
+    """The day's working windows in instants: each shift's instants minus its breaks' instants.
+
+    Breaks are taken out after both are resolved to instants, not in local minutes: on a
+    spring-forward day a break inside the gap resolves after the jump (02:00 -> 03:00) while
+    the local time after it may resolve earlier (03:00 stays 03:00), so windows cut in local
+    minutes could overlap in instants and hand back break time. A break with no instants (its
+    end resolves before its start) takes nothing away.
+    """
     shifts = plan.weekdays.get(WEEKDAYS[day.weekday()], [])
     out: list[Interval] = []
     for shift in shifts:
-        for a, b in shift_windows(shift):
-            start, end = local_instant(day, a, zone), local_instant(day, b, zone)
-            if end > start:  # a window entirely inside a DST gap has no instants
-                out.append((start, end))
+        start, end = parse_hhmm(shift.start), parse_hhmm(shift.end)
+        assert start is not None and end is not None
+        pieces = [(local_instant(day, start, zone), local_instant(day, end, zone))]
+        for brk in shift.breaks:
+            b_start, b_end = parse_hhmm(brk.start) or 0, parse_hhmm(brk.end) or 0
+            cut = (local_instant(day, b_start, zone), local_instant(day, b_end, zone))
+            pieces = [piece for whole in pieces for piece in _minus(whole, cut)]
+        # A window entirely inside a DST gap has no instants.
+        out.extend((a, b) for a, b in pieces if b > a)
     return out
+
+
+def _minus(whole: Interval, cut: Interval) -> list[Interval]:
+    if cut[1] <= cut[0] or not overlaps(whole, cut):
+        return [whole]
+    return [(a, b) for a, b in ((whole[0], cut[0]), (cut[1], whole[1])) if b > a]
 
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:

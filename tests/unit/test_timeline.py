@@ -111,3 +111,33 @@ def test_breaks_split_the_window_and_remainders_are_not_offered() -> None:
         "08:30+0100",
         "09:15+0100",
     ]
+
+
+def test_a_break_in_the_spring_forward_gap_never_hands_break_time_back() -> None:
+    # Found by hypothesis (tests/unit/test_properties.py): 01:15-03:45 with breaks 02:00-02:05
+    # and 02:50-03:00 on America/New_York 2026-03-08. Cut in local minutes, the window after
+    # the second break (03:00 = 07:00 UTC) started before the first break ended (02:05 = 07:05
+    # UTC), and a slot covered 07:00-07:05, which is break time.
+    tz = ZoneInfo("America/New_York")
+    plan = WorkingPlanPayload.model_validate(
+        {
+            "doctor_id": "d",
+            "time_zone": "America/New_York",
+            "valid_from": "2026-01-01",
+            "slot_minutes": 15,
+            "weekdays": {
+                "sun": [
+                    {
+                        "start": "01:15",
+                        "end": "03:45",
+                        "breaks": [
+                            {"start": "02:00", "end": "02:05"},
+                            {"start": "02:50", "end": "03:00"},
+                        ],
+                    }
+                ]
+            },
+        }
+    )
+    day = date(2026, 3, 8)
+    assert plan_windows(plan, day, tz) == [(z(6, 15), z(7)), (z(7, 5), z(7, 45))]
