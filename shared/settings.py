@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # `running` before the reconciler decides its worker died and republishes it.
     reconcile_interval_seconds: float = Field(30.0, gt=0)
     reconcile_running_margin_seconds: int = Field(30, ge=1)
+    # A standby beat asks for the lead this often; a leader checks it still leads as often.
+    # It bounds a takeover after the leader dies (docs/scaling.md).
+    beat_standby_poll_seconds: float = Field(2.0, gt=0, le=60)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -127,7 +127,7 @@ def beat(
     ] = Path(".schedq/celerybeat-schedule"),
     loglevel: Annotated[str | None, typer.Option(help="Overrides SCHEDQ_LOG_LEVEL.")] = None,
 ) -> None:
-    """Run Celery beat (the reconciler every SCHEDQ_RECONCILE_INTERVAL_SECONDS). Run only one."""
+    """Run Celery beat (reconciler, calendar tick). Run any number: one leads, others stand by."""
     from shared.settings import get_settings
     from worker.app import app as celery_app
 

@@ -129,9 +129,9 @@ class FaultRig:
         node.wait_ready()
         return node
 
-    def beat(self) -> subprocess.Popen[bytes]:
-        args = ["schedq.cli.main", "beat", "--schedule-file", str(self.log_dir / "beat.db")]
-        proc = spawn(args, {}, self.log_dir / "beat.log")
+    def beat(self, name: str = "beat") -> subprocess.Popen[bytes]:
+        args = ["schedq.cli.main", "beat", "--schedule-file", str(self.log_dir / f"{name}.db")]
+        proc = spawn(args, {}, self.log_dir / f"{name}.log")
         self.procs.append(proc)
         return proc
 
