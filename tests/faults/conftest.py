@@ -130,7 +130,9 @@ class FaultRig:
         return node
 
     def beat(self, name: str = "beat") -> subprocess.Popen[bytes]:
-        args = ["schedq.cli.main", "beat", "--schedule-file", str(self.log_dir / f"{name}.db")]
+        # The tests' app (probe kinds installed) with schedq's scheduler, as `schedq beat` runs.
+        schedule = str(self.log_dir / f"{name}.db")
+        args = ["celery", "-A", "tests.worker_app", "beat", "-s", schedule, "--loglevel", "INFO"]
         proc = spawn(args, {}, self.log_dir / f"{name}.log")
         self.procs.append(proc)
         return proc
