@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # A standby beat asks for the lead this often; a leader checks it still leads as often.
     # It bounds a takeover after the leader dies (docs/scaling.md).
     beat_standby_poll_seconds: float = Field(2.0, gt=0, le=60)
+    # How many worker nodes the deployment runs: a node warns at start when all of them
+    # together could open more database connections than max_connections (docs/scaling.md).
+    worker_nodes: int = Field(1, ge=1, le=10_000)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -24,8 +24,9 @@ class WorkerProcess:
         concurrency: int = 2,
         pool: str = "prefork",
         env: Mapping[str, str] | None = None,
+        host: str = "localhost",
     ) -> None:
-        self.name = f"{name}-{os.getpid()}@localhost"
+        self.name = f"{name}-{os.getpid()}@{host}"
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] = spawn(
             celery_worker_args(queues, concurrency, self.name, pool, app="tests.worker_app"),

@@ -123,8 +123,10 @@ class FaultRig:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workers: list[WorkerProcess] = field(default_factory=list)
 
-    def worker(self, name: str, concurrency: int = 2, **env: str) -> WorkerProcess:
-        node = WorkerProcess(self.log_dir, name, concurrency=concurrency, env=env)
+    def worker(
+        self, name: str, concurrency: int = 2, host: str = "localhost", **env: str
+    ) -> WorkerProcess:
+        node = WorkerProcess(self.log_dir, name, concurrency=concurrency, env=env, host=host)
         self.workers.append(node)
         node.wait_ready()
         return node
