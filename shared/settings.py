@@ -22,6 +22,13 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/schedq"
     broker_url: str = "redis://127.0.0.1:6379/0"
+    # Redis for shared state that is not the broker (the availability cache, the calendar
+    # breaker's state). Unset: the broker's URL when the broker is Redis, else none (each
+    # process then keeps that state to itself; docs/scaling.md).
+    redis_url: str | None = None
+    # RabbitMQ's consumer_timeout (rabbitmq.conf; 30 min by default): a message held unacked
+    # longer is taken back and the channel closed. The hard time limit must stay below it.
+    amqp_consumer_timeout_seconds: int = Field(1800, ge=60)
 
     schedule_queue: str = "schedule"
     calendar_queue: str = "calendar"
@@ -79,9 +86,33 @@ class Settings(BaseSettings):
     @field_validator("broker_url")
     @classmethod
     def _redis_or_amqp(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "redis+socket://", "amqp://")):
-            raise ValueError("must be a redis://, rediss://, redis+socket:// or amqp:// URL")
+        if not value.startswith(
+            ("redis://", "rediss://", "redis+socket://", "amqp://", "amqps://")
+        ):
+            raise ValueError(
+                "must be a redis://, rediss://, redis+socket://, amqp:// or amqps:// URL"
+            )
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_only(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value or None
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        return self.broker_url.startswith(("amqp://", "amqps://"))
+
+    @property
+    def state_redis_url(self) -> str | None:
+        """Where shared state other than messages lives: SCHEDQ_REDIS_URL, or a Redis broker."""
+        if self.redis_url:
+            return self.redis_url
+        if self.broker_is_amqp:
+            return None
+        return self.broker_url.replace("redis+socket://", "unix://", 1)
 
     @field_validator("retry_limits", mode="before")
     @classmethod

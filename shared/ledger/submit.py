@@ -32,6 +32,7 @@ from shared.settings import Settings
 
 log = logging.getLogger("schedq.producer")
 
+
 @dataclass(frozen=True)
 class JobRequest:
     kind: str
@@ -151,7 +152,6 @@ _SELECT_BY_KEY = f"""
     SELECT {", ".join(c.name for c in Job.__table__.columns)}
     FROM jobs WHERE idempotency_key = %s
 """
-
 
 
 def prepare(settings: Settings, submitter: str, req: JobRequest) -> dict[str, Any]:

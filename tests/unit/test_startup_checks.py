@@ -59,3 +59,40 @@ def test_time_limit_longer_than_visibility_timeout_is_refused() -> None:
         visibility_timeout=60, retry_backoff_cap=10, time_limit=90, reconcile_after_seconds=30
     )
     assert any("SCHEDQ_TIME_LIMIT" in p for p in problems(conf(s), s))
+
+
+AMQP = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def test_amqp_shipped_configuration_passes_and_ignores_the_visibility_timeout() -> None:
+    # Limits that Redis would refuse (a backoff cap past the visibility timeout) are fine on
+    # RabbitMQ: countdowns wait in the broker, nothing is redelivered by a timer.
+    s = Settings(broker_url=AMQP, visibility_timeout=60, retry_backoff_cap=600)
+    c = conf(s)
+    assert c["broker_transport_options"] == {"confirm_publish": True}
+    assert problems(c, s) == []
+    for queue in c["task_queues"]:
+        assert queue.queue_arguments["x-queue-type"] == "quorum"
+        assert queue.queue_arguments["x-delivery-limit"] == s.max_deliveries + 2
+        assert queue.queue_arguments["x-dead-letter-exchange"] == "dead_letter.poison"
+        assert queue.exchange.type == "topic"
+
+
+def test_amqp_hard_limit_past_the_consumer_timeout_is_refused() -> None:
+    s = Settings(
+        broker_url=AMQP, amqp_consumer_timeout_seconds=120, soft_time_limit=100, time_limit=130
+    )
+    with pytest.raises(UnsafeConfig) as info:
+        check(conf(s), s)
+    assert "SCHEDQ_AMQP_CONSUMER_TIMEOUT_SECONDS" in str(info.value)
+    assert "VISIBILITY" not in str(info.value)
+
+
+def test_amqp_without_confirms_or_quorum_queues_is_refused() -> None:
+    from kombu import Exchange, Queue
+
+    s = Settings(broker_url=AMQP)
+    classic = [Queue("schedule", Exchange("schedule"), routing_key="schedule")]
+    found = problems(conf(s, broker_transport_options={}, task_queues=classic), s)
+    assert any("publisher confirms" in p for p in found)
+    assert any("quorum queue" in p for p in found)
