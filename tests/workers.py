@@ -20,7 +20,7 @@ class WorkerProcess:
         self,
         log_dir: Path,
         name: str,
-        queues: str = "schedule,calendar",
+        queues: str | None = None,
         concurrency: int = 2,
         pool: str = "prefork",
         env: Mapping[str, str] | None = None,
@@ -28,6 +28,9 @@ class WorkerProcess:
     ) -> None:
         self.name = f"{name}-{os.getpid()}@{host}"
         self.log_path = log_dir / f"{name}.log"
+        if queues is None:  # this run's queue names (per-run prefixed on RabbitMQ)
+            settings = get_settings()
+            queues = f"{settings.schedule_queue},{settings.calendar_queue}"
         self.proc: subprocess.Popen[bytes] = spawn(
             celery_worker_args(queues, concurrency, self.name, pool, app="tests.worker_app"),
             dict(env or {}),

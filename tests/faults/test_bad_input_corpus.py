@@ -123,8 +123,8 @@ def test_bad_input_corpus_is_refused_with_codes_and_the_worker_keeps_serving(
                 view = client.submit("set_working_plan", _payload(case, f"bw{uid}-{i}"))
                 rejected_jobs[name] = (view.id, case["violation"])
             elif case["layer"] == "envelope":
-                # Straight onto the Redis list, as a misconfigured client or a person might.
-                rig.redis.client().lpush(queue, case["raw"])
+                # Straight onto the queue, as a misconfigured client or a person might.
+                rig.broker.push_raw(queue, case["raw"])
                 envelopes += 1
             elif case.get("generator") == "unknown_job":
                 mid = str(uuid.uuid4())

@@ -45,7 +45,7 @@ def test_broker_wiped_under_a_deep_retry_backlog_recovers_every_job(
         lambda: sum(s == "succeeded" for s in statuses(ids).values()) >= 20, timeout=120
     ), node.log()
     before_wipe = statuses(ids)
-    rig.redis.client().flushall()  # every queued and retrying message is gone
+    rig.broker.wipe()  # every queued and retrying message is gone
     runs_at_wipe = len(reconcile_runs(rig))
     final = wait_terminal(ids, timeout=240)
     figures = audit(ids, f"bk{uid}")
