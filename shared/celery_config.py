@@ -9,6 +9,7 @@ What only a worker needs (its screening consumer, its transport, the beat schedu
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from kombu import Exchange, Queue
@@ -43,6 +44,18 @@ def task_queues(settings: Settings) -> list[Queue]:
         Queue(name, Exchange(name, type="topic"), routing_key=name, queue_arguments=arguments)
         for name in names
     ]
+
+
+def broker_countdown(broker_url: str, seconds: float | None) -> float | None:
+    """The countdown to give Celery for a delay of ``seconds``.
+
+    RabbitMQ's native delayed delivery counts whole seconds and Celery refuses a countdown that
+    truncates to 0 ("countdown must be a positive number"), so on AMQP a delay is rounded up
+    to whole seconds: a retry may come up to a second late, never early.
+    """
+    if seconds is None or seconds <= 0 or not broker_url.startswith(("amqp://", "amqps://")):
+        return seconds
+    return float(max(1, math.ceil(seconds)))
 
 
 def transport_options(settings: Settings) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from celery import Celery, Task
 
+from shared.celery_config import broker_countdown
 from shared.kinds import JobKind
 from shared.settings import get_settings
 from worker.pipeline.error_map import classify
@@ -50,14 +51,16 @@ class JobTask(Task):
             log.warning(
                 "job %s: outcome not recorded (%s); retrying in %.1fs", job_id, err.code, delay
             )
-            raise self.retry(countdown=delay, max_retries=None) from None
+            countdown = broker_countdown(settings.broker_url, delay)
+            raise self.retry(countdown=countdown, max_retries=None) from None
         if decision.error is not None and decision.error.code == "UNKNOWN_JOB":
             refusal = poison.Refusal("UNKNOWN_JOB", "no such job in the ledger")
             poison.record(settings, refusal, task_name=self.name, message_id=str(job_id))
             return decision
         self.request.schedq_decision = decision
         if decision.action in ("retry", "wait"):
-            raise self.retry(countdown=decision.countdown, max_retries=None)
+            countdown = broker_countdown(settings.broker_url, decision.countdown)
+            raise self.retry(countdown=countdown, max_retries=None)
         return decision
 
 
