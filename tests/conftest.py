@@ -108,9 +108,18 @@ def delete_amqp_queues(names: list[str]) -> None:
 
 
 AMQP_QUEUES = queue_names(f"t{RUN}-") if TEST_BROKER == "amqp" else {}
+_RUN_QUEUES: list[str] = [*AMQP_QUEUES.values()]
 if AMQP_QUEUES:
-    _names = list(AMQP_QUEUES.values())
-    atexit.register(delete_amqp_queues, [*_names, f"{_names[-1]}.poison"])
+    _RUN_QUEUES.append(f"{AMQP_QUEUES['SCHEDQ_DEAD_LETTER_QUEUE']}.poison")
+    atexit.register(delete_amqp_queues, _RUN_QUEUES)
+
+
+def run_queue(name: str) -> str:
+    """A queue name of this run's own, deleted at its end on RabbitMQ (shared by every run)."""
+    queue = f"t{RUN}-{name}"
+    _RUN_QUEUES.append(queue)
+    return queue
+
 
 os.environ.update(
     {
