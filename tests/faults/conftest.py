@@ -145,7 +145,9 @@ class RabbitBroker:
 
         with Connection(self.url, connect_timeout=5) as conn:
             conn.default_channel.basic_publish(
-                conn.default_channel.prepare_message(raw.encode()), exchange=queue, routing_key=queue
+                conn.default_channel.prepare_message(raw.encode()),
+                exchange=queue,
+                routing_key=queue,
             )
 
     def close(self) -> None:
