@@ -43,7 +43,16 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{self.log()}")
-            replies = app.control.ping(destination=[self.name], timeout=0.5)
+            # A connection of its own per ping: a pooled one may be dead after a test restarted
+            # the broker, and a ping does not reconnect.
+            try:
+                with app.connection_for_write() as conn:
+                    replies = app.control.ping(
+                        destination=[self.name], timeout=0.5, connection=conn
+                    )
+            except OSError:
+                replies = []
+                time.sleep(0.5)
             if replies:
                 return
         raise RuntimeError(f"worker not ready after {timeout}s:\n{self.log()}")
