@@ -19,6 +19,7 @@ import redis
 
 from bench.urls import plain_url
 from schedq.processes import free_port
+from shared.crypto import generate_key
 from shared.db.base import dispose_engines
 from shared.db.migrate import upgrade_to_head
 from shared.settings import get_settings, reset_settings_cache
@@ -82,6 +83,10 @@ class BenchEnv:
                 "SCHEDQ_DATABASE_URL": url,
                 "SCHEDQ_BROKER_URL": self.broker_url,
                 "SCHEDQ_LOG_LEVEL": "INFO",
+                # Bookings seal patient references (shared.patient_data): a key per bench run
+                # unless one is given (encryption is part of what a booking costs).
+                "SCHEDQ_ENCRYPTION_KEYS": os.environ.get("SCHEDQ_ENCRYPTION_KEYS")
+                or generate_key(),
             }
         )
         reset_settings_cache()

@@ -1,16 +1,19 @@
 """Calendar-sync settings (``SCHEDQ_CALENDAR_*``), kept apart from the core settings object.
 
-Secrets are never stored: a link names a ``secret_ref`` and the worker resolves it here from
-``SCHEDQ_SECRET_<REF>`` at call time, so no database row, job payload or log line holds it.
+Credentials are not settings: an operator registers them (``schedq credentials add``), bound to
+one doctor and one origin, encrypted at rest (``worker.calendar.credentials``).
 """
 
 from __future__ import annotations
 
-import os
+import ipaddress
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class CalendarSettings(BaseSettings):
@@ -22,10 +25,22 @@ class CalendarSettings(BaseSettings):
     # An unchanged source is expanded again (unconditional fetch / full CalDAV listing) once
     # its last expansion window ends this many hours before the current one.
     reexpand_hours: int = Field(24, ge=1, le=24 * 366)
-    # A feed bigger than this applies nothing (a provider bug or an attack, never a calendar).
-    max_feed_bytes: int = Field(5 * 1024 * 1024, ge=1024)
-    # One network call to a provider; the job runs under its doctor's lock, so keep it short.
+    # Any provider response (feed, CalDAV answer, redirect-free final body) bigger than this,
+    # counted after decompression, applies nothing: a provider bug or an attack, not a calendar.
+    max_response_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    # One network operation (connect, one read) to a provider.
     http_timeout: float = Field(10.0, gt=0, le=60)
+    # The whole interaction with a provider (every request, redirect and read of one sync or
+    # publish); a server trickling one byte a second is cut off here.
+    request_deadline_seconds: float = Field(30.0, gt=0, le=300)
+    max_redirects: int = Field(3, ge=0, le=10)
+    # Providers are contacted only at public addresses; these networks (CIDR, comma-separated)
+    # are allowed too. Tests and the demo name 127.0.0.1/32 here; production normally nothing.
+    allowed_networks: Annotated[tuple[Network, ...], NoDecode] = ()
+    # Work one link can cause: instances of one recurring series, busy rows of one link within
+    # the horizon. Above either, the sync applies nothing (ICS_TOO_MANY_INSTANCES).
+    max_instances_per_series: int = Field(1000, ge=1)
+    max_busy_rows_per_link: int = Field(20_000, ge=1)
     # Circuit breaker per provider host, state shared by all workers in Redis.
     breaker_fail_max: int = Field(5, ge=1, le=1000)
     breaker_reset_seconds: int = Field(60, ge=1, le=3600)
@@ -35,6 +50,13 @@ class CalendarSettings(BaseSettings):
     # Conflicts listed on a job's outcome (the count is always complete).
     max_listed_conflicts: int = Field(50, ge=1, le=1000)
 
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        return tuple(ipaddress.ip_network(v) for v in value or ())  # type: ignore[attr-defined]
+
 
 @lru_cache(maxsize=1)
 def get_calendar_settings() -> CalendarSettings:
@@ -43,10 +65,3 @@ def get_calendar_settings() -> CalendarSettings:
 
 def reset_calendar_settings_cache() -> None:
     get_calendar_settings.cache_clear()
-
-
-def resolve_secret(ref: str | None) -> str | None:
-    """The secret a link refers to, from ``SCHEDQ_SECRET_<REF>``; None when unset."""
-    if not ref:
-        return None
-    return os.environ.get(f"SCHEDQ_SECRET_{ref.upper()}")

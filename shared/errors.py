@@ -86,139 +86,269 @@ class Entry:
     retryable: bool = False
 
 
-_V, _A, _AZ, _D, _B, _X, _S, _N, _T = (
-    Category.VALIDATION,
-    Category.AUTHENTICATION,
-    Category.AUTHORIZATION,
-    Category.DATABASE,
-    Category.BUSINESS_LOGIC,
-    Category.EXTERNAL_SERVICE,
-    Category.SYSTEM,
-    Category.NETWORK,
-    Category.TIMEOUT,
-)
-_LOW, _MEDIUM, _HIGH, _CRITICAL = Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL
-_RETRIED = "; the job will be retried."
-_CAL_RETRIED = "; the sync will be retried."
-_POISON = "A malformed message for this job was refused; an operator can replay the job."
-_CAL_REFUSED = "The calendar provider refused the credentials; fix the link's user or secret."
-
 # THE catalogue: every error code schedq reports, in one table (docs/errors.md lists them and
 # tests/unit/test_error_catalogue.py keeps the two equal). Codes are a public interface: add,
 # never rename. Keep the keys in alphabetical order (fewer merge conflicts).
 CATALOGUE: dict[str, Entry] = {
-    "APPOINTMENT_NOT_ACTIVE": Entry(_B, _LOW, "The appointment is already {status}."),
-    "APPOINTMENT_NOT_FOUND": Entry(_B, _LOW, "No appointment with id '{ident}' exists."),
+    "APPOINTMENT_NOT_ACTIVE": Entry(
+        Category.BUSINESS_LOGIC, Severity.LOW, "The appointment is already {status}."
+    ),
+    "APPOINTMENT_NOT_FOUND": Entry(
+        Category.BUSINESS_LOGIC, Severity.LOW, "No appointment with id '{ident}' exists."
+    ),
+    "BATCH_TOO_LARGE": Entry(
+        Category.VALIDATION,
+        Severity.LOW,
+        "A batch holds at most {limit} jobs; split it and submit the parts.",
+    ),
     "BOOKED_APPOINTMENTS_CONFLICT": Entry(
-        _B,
-        _LOW,
-        "The change would leave {count} booked appointment(s) without room; nothing was applied."
-        " Resubmit with on_conflict 'flag' or 'force' to apply it anyway.",
+        Category.BUSINESS_LOGIC,
+        Severity.LOW,
+        "The change would leave {count} booked appointment(s) without room; nothing was "
+        "applied. Resubmit with on_conflict 'flag' or 'force' to apply it anyway.",
     ),
-    "CACHE_ERROR": Entry(_S, _HIGH, "A shared service refused the request."),
+    "CACHE_ERROR": Entry(Category.SYSTEM, Severity.HIGH, "A shared service refused the request."),
     "CACHE_UNAVAILABLE": Entry(
-        _N, _MEDIUM, "A shared service is briefly unavailable" + _RETRIED, True
+        Category.NETWORK,
+        Severity.MEDIUM,
+        "A shared service is briefly unavailable; the job will be retried.",
+        True,
     ),
-    "CALENDAR_AUTH_REFUSED": Entry(_A, _HIGH, _CAL_REFUSED),
+    "CALENDAR_AUTH_REFUSED": Entry(
+        Category.AUTHENTICATION,
+        Severity.HIGH,
+        "The calendar provider refused the credentials; an operator must fix the credential.",
+    ),
+    "CALENDAR_BAD_RESPONSE": Entry(
+        Category.EXTERNAL_SERVICE,
+        Severity.MEDIUM,
+        "The calendar provider answered with something that is not a valid calendar response.",
+    ),
+    "CALENDAR_CREDENTIAL_MISSING": Entry(
+        Category.AUTHENTICATION,
+        Severity.HIGH,
+        "The credential this calendar link names is not registered; an operator registers it "
+        "with 'schedq credentials add'.",
+    ),
+    "CALENDAR_CREDENTIAL_NOT_BOUND": Entry(
+        Category.AUTHORIZATION,
+        Severity.HIGH,
+        "The credential this calendar link names is registered for another doctor or another "
+        "server; nothing was contacted.",
+    ),
     "CALENDAR_EDIT_RACE": Entry(
-        _X, _LOW, "The exported event kept changing remotely; the publish will be retried.", True
+        Category.EXTERNAL_SERVICE,
+        Severity.LOW,
+        "The exported event kept changing remotely; the publish will be retried.",
+        True,
     ),
-    "CALENDAR_FORBIDDEN": Entry(_AZ, _HIGH, _CAL_REFUSED),
-    "CALENDAR_LINK_NOT_FOUND": Entry(_B, _LOW, "No calendar link with id '{ident}' exists."),
-    "CALENDAR_NOT_FOUND": Entry(_X, _MEDIUM, "The linked calendar does not exist at the provider."),
+    "CALENDAR_FORBIDDEN": Entry(
+        Category.AUTHORIZATION,
+        Severity.HIGH,
+        "The calendar provider does not allow this access; an operator must grant it.",
+    ),
+    "CALENDAR_LINK_NOT_FOUND": Entry(
+        Category.BUSINESS_LOGIC, Severity.LOW, "No calendar link with id '{ident}' exists."
+    ),
+    "CALENDAR_NOT_FOUND": Entry(
+        Category.EXTERNAL_SERVICE,
+        Severity.MEDIUM,
+        "The linked calendar does not exist at the provider.",
+    ),
     "CALENDAR_PROVIDER_CIRCUIT_OPEN": Entry(
-        _X,
-        _MEDIUM,
+        Category.EXTERNAL_SERVICE,
+        Severity.MEDIUM,
         "The calendar provider failed repeatedly; the sync waits before trying again.",
         True,
     ),
     "CALENDAR_PROVIDER_ERROR": Entry(
-        _X, _MEDIUM, "The calendar provider is unavailable or busy" + _CAL_RETRIED, True
+        Category.EXTERNAL_SERVICE,
+        Severity.MEDIUM,
+        "The calendar provider is unavailable or busy; the job will be retried.",
+        True,
     ),
     "CALENDAR_RATE_LIMITED": Entry(
-        _X, _MEDIUM, "The calendar provider is unavailable or busy" + _CAL_RETRIED, True
+        Category.EXTERNAL_SERVICE,
+        Severity.MEDIUM,
+        "The calendar provider asked us to slow down; the job will be retried.",
+        True,
     ),
-    "CALENDAR_REQUEST_REFUSED": Entry(_X, _MEDIUM, "The calendar provider refused the request."),
-    "CALENDAR_SECRET_MISSING": Entry(
-        _A, _HIGH, "The secret this calendar link refers to is not configured on the workers."
+    "CALENDAR_REQUEST_REFUSED": Entry(
+        Category.EXTERNAL_SERVICE, Severity.MEDIUM, "The calendar provider refused the request."
     ),
-    "CALENDAR_TIMEOUT": Entry(_T, _MEDIUM, "The calendar provider did not answer in time.", True),
-    "CALENDAR_UNREACHABLE": Entry(_N, _MEDIUM, "The calendar provider could not be reached.", True),
-    "CONSTRAINT_VIOLATED": Entry(_B, _LOW, "The change breaks a scheduling rule."),
-    "DATABASE_BUSY": Entry(_D, _MEDIUM, "The schedule database is busy" + _RETRIED, True),
-    "DATABASE_ERROR": Entry(_D, _HIGH, "The schedule database refused the change."),
+    "CALENDAR_RESPONSE_TOO_LARGE": Entry(
+        Category.EXTERNAL_SERVICE,
+        Severity.MEDIUM,
+        "The calendar provider's answer is larger than the {limit_bytes}-byte limit.",
+    ),
+    "CALENDAR_TARGET_REFUSED": Entry(
+        Category.VALIDATION, Severity.MEDIUM, "This calendar address is not allowed."
+    ),
+    "CALENDAR_TIMEOUT": Entry(
+        Category.TIMEOUT,
+        Severity.MEDIUM,
+        "The calendar provider did not answer in time; the job will be retried.",
+        True,
+    ),
+    "CALENDAR_TOO_MANY_REDIRECTS": Entry(
+        Category.EXTERNAL_SERVICE,
+        Severity.MEDIUM,
+        "The calendar provider redirected more than {limit} times.",
+    ),
+    "CALENDAR_UNREACHABLE": Entry(
+        Category.NETWORK,
+        Severity.MEDIUM,
+        "The calendar provider could not be reached; the job will be retried.",
+        True,
+    ),
+    "CONSTRAINT_VIOLATED": Entry(
+        Category.BUSINESS_LOGIC, Severity.LOW, "The change breaks a scheduling rule."
+    ),
+    "DATABASE_BUSY": Entry(
+        Category.DATABASE,
+        Severity.MEDIUM,
+        "The schedule database is busy; the job will be retried.",
+        True,
+    ),
+    "DATABASE_ERROR": Entry(
+        Category.DATABASE, Severity.HIGH, "The schedule database refused the change."
+    ),
     "DATABASE_UNAVAILABLE": Entry(
-        _D,
-        _HIGH,
+        Category.DATABASE,
+        Severity.HIGH,
         "The schedule database is briefly unavailable; jobs are retried, queries can be asked "
         "again in a moment.",
         True,
     ),
-    "DEAD_LETTER_NOT_FOUND": Entry(_B, _LOW, "No dead letter with id '{ident}' exists."),
-    "DLQ_BAD_INPUT": Entry(_V, _LOW, "{problem}"),
-    "DOCTOR_NOT_FOUND": Entry(_B, _LOW, "No doctor with id '{ident}' exists."),
-    "DUPLICATE": Entry(_B, _LOW, "This record already exists."),
-    "EXCEPTION_NOT_FOUND": Entry(_B, _LOW, "No schedule exception with id '{ident}' exists."),
-    "ICS_EVENT_WITHOUT_UID": Entry(_V, _MEDIUM, "{problem}"),
-    "ICS_MALFORMED": Entry(_V, _MEDIUM, "{problem}"),
-    "ICS_NOT_A_CALENDAR": Entry(_V, _MEDIUM, "The content is not an iCalendar (no VCALENDAR)."),
-    "ICS_TOO_LARGE": Entry(_V, _MEDIUM, "The feed is larger than the {limit_bytes}-byte limit."),
+    "DEAD_LETTER_NOT_FOUND": Entry(
+        Category.BUSINESS_LOGIC, Severity.LOW, "No dead letter with id '{ident}' exists."
+    ),
+    "DLQ_BAD_INPUT": Entry(Category.VALIDATION, Severity.LOW, "{problem}"),
+    "DOCTOR_NOT_FOUND": Entry(
+        Category.BUSINESS_LOGIC, Severity.LOW, "No doctor with id '{ident}' exists."
+    ),
+    "DUPLICATE": Entry(Category.BUSINESS_LOGIC, Severity.LOW, "This record already exists."),
+    "ENCRYPTION_KEY_MISSING": Entry(
+        Category.SYSTEM,
+        Severity.CRITICAL,
+        "No encryption key is configured (SCHEDQ_ENCRYPTION_KEYS); an operator must set one.",
+    ),
+    "ENCRYPTION_KEY_UNKNOWN": Entry(
+        Category.SYSTEM,
+        Severity.CRITICAL,
+        "Stored data was encrypted with a key that is no longer configured.",
+    ),
+    "EXCEPTION_NOT_FOUND": Entry(
+        Category.BUSINESS_LOGIC, Severity.LOW, "No schedule exception with id '{ident}' exists."
+    ),
+    "ICS_EVENT_WITHOUT_UID": Entry(Category.VALIDATION, Severity.MEDIUM, "{where} has no UID."),
+    "ICS_MALFORMED": Entry(Category.VALIDATION, Severity.MEDIUM, "{problem}"),
+    "ICS_NOT_A_CALENDAR": Entry(
+        Category.VALIDATION, Severity.MEDIUM, "The content is not an iCalendar (no VCALENDAR)."
+    ),
+    "ICS_TOO_MANY_INSTANCES": Entry(
+        Category.VALIDATION,
+        Severity.MEDIUM,
+        "The calendar has more busy time than one link may hold ({problem}); nothing was applied.",
+    ),
     "IDEMPOTENCY_CONFLICT": Entry(
-        _B, _MEDIUM, "This idempotency key was already used for a different request."
+        Category.BUSINESS_LOGIC,
+        Severity.MEDIUM,
+        "This idempotency key was already used for a different request.",
     ),
-    "JOB_NOT_FOUND": Entry(_B, _LOW, "No job with id '{ident}' exists."),
-    "JOB_TIMEOUT": Entry(_T, _MEDIUM, "The job took too long" + _RETRIED, True),
-    "NETWORK_ERROR": Entry(_N, _MEDIUM, "A network call failed" + _RETRIED, True),
-    "PAYLOAD_UNREADABLE": Entry(_V, _LOW, "Could not read a JSON payload: {reason}"),
-    "POISON_BAD_ARGUMENTS": Entry(_V, _HIGH, _POISON),
-    "POISON_CONTENT_TYPE_REFUSED": Entry(_V, _HIGH, _POISON),
-    "POISON_MALFORMED_MESSAGE": Entry(_V, _HIGH, _POISON),
-    "POISON_MESSAGE_TOO_LARGE": Entry(_V, _HIGH, _POISON),
-    "POISON_UNKNOWN_JOB": Entry(_V, _HIGH, _POISON),
-    "POISON_UNKNOWN_MESSAGE_FORMAT": Entry(_V, _HIGH, _POISON),
-    "POISON_UNKNOWN_TASK": Entry(_V, _HIGH, _POISON),
-    "POISON_UNREADABLE_ENVELOPE": Entry(_V, _HIGH, _POISON),
-    "PROVIDER_ACCESS_DENIED": Entry(
-        _AZ, _HIGH, "The calendar provider does not allow this access; an operator must grant it."
+    "JOB_NOT_FOUND": Entry(
+        Category.BUSINESS_LOGIC, Severity.LOW, "No job with id '{ident}' exists."
     ),
-    "PROVIDER_AUTHENTICATION_FAILED": Entry(
-        _A, _HIGH, "The calendar provider refused our credentials; an operator must update them."
+    "JOB_TIMEOUT": Entry(
+        Category.TIMEOUT, Severity.MEDIUM, "The job took too long; the job will be retried.", True
     ),
-    "PROVIDER_RATE_LIMITED": Entry(
-        _X, _MEDIUM, "The calendar provider is busy or unavailable" + _RETRIED, True
+    "NETWORK_ERROR": Entry(
+        Category.NETWORK, Severity.MEDIUM, "A network call failed; the job will be retried.", True
     ),
-    "PROVIDER_REFUSED": Entry(_X, _MEDIUM, "The calendar provider refused the request."),
-    "PROVIDER_TIMEOUT": Entry(
-        _T, _MEDIUM, "The calendar provider did not answer in time" + _RETRIED, True
+    "PAYLOAD_TOO_LARGE": Entry(
+        Category.VALIDATION,
+        Severity.LOW,
+        "The payload is larger than the {limit_bytes}-byte limit; nothing was stored.",
     ),
-    "PROVIDER_UNAVAILABLE": Entry(
-        _X, _MEDIUM, "The calendar provider is busy or unavailable" + _RETRIED, True
+    "PAYLOAD_UNREADABLE": Entry(
+        Category.VALIDATION, Severity.LOW, "Could not read a JSON payload: {reason}"
     ),
-    "PROVIDER_UNREACHABLE": Entry(
-        _N, _MEDIUM, "The calendar provider could not be reached" + _RETRIED, True
+    "POISON_BAD_ARGUMENTS": Entry(
+        Category.VALIDATION,
+        Severity.HIGH,
+        "A malformed message for this job was refused; an operator can replay the job.",
     ),
-    "REFERENCE_MISSING": Entry(_B, _LOW, "The job refers to something that does not exist."),
+    "POISON_CONTENT_TYPE_REFUSED": Entry(
+        Category.VALIDATION,
+        Severity.HIGH,
+        "A malformed message for this job was refused; an operator can replay the job.",
+    ),
+    "POISON_MALFORMED_MESSAGE": Entry(
+        Category.VALIDATION,
+        Severity.HIGH,
+        "A malformed message for this job was refused; an operator can replay the job.",
+    ),
+    "POISON_MESSAGE_TOO_LARGE": Entry(
+        Category.VALIDATION,
+        Severity.HIGH,
+        "A malformed message for this job was refused; an operator can replay the job.",
+    ),
+    "POISON_UNKNOWN_JOB": Entry(
+        Category.VALIDATION,
+        Severity.HIGH,
+        "A malformed message for this job was refused; an operator can replay the job.",
+    ),
+    "POISON_UNKNOWN_MESSAGE_FORMAT": Entry(
+        Category.VALIDATION,
+        Severity.HIGH,
+        "A malformed message for this job was refused; an operator can replay the job.",
+    ),
+    "POISON_UNKNOWN_TASK": Entry(
+        Category.VALIDATION,
+        Severity.HIGH,
+        "A malformed message for this job was refused; an operator can replay the job.",
+    ),
+    "POISON_UNREADABLE_ENVELOPE": Entry(
+        Category.VALIDATION,
+        Severity.HIGH,
+        "A malformed message for this job was refused; an operator can replay the job.",
+    ),
+    "REFERENCE_MISSING": Entry(
+        Category.BUSINESS_LOGIC, Severity.LOW, "The job refers to something that does not exist."
+    ),
     "RETRIES_EXHAUSTED": Entry(
         None,
-        _HIGH,
+        Severity.HIGH,
         "The job kept failing for a temporary reason and was set aside for an operator.",
     ),
-    "SCHEDULE_CONFLICT": Entry(_B, _LOW, "The requested time overlaps an existing booking."),
+    "SCHEDULE_CONFLICT": Entry(
+        Category.BUSINESS_LOGIC, Severity.LOW, "The requested time overlaps an existing booking."
+    ),
     "UNEXPECTED_ERROR": Entry(
-        _S, _CRITICAL, "The job failed unexpectedly and was set aside for an operator."
+        Category.SYSTEM,
+        Severity.CRITICAL,
+        "The job failed unexpectedly and was set aside for an operator.",
     ),
     "UNKNOWN_JOB": Entry(
-        _V, _MEDIUM, "A message named a job the ledger does not know; it was dropped."
+        Category.VALIDATION,
+        Severity.MEDIUM,
+        "A message named a job the ledger does not know; it was dropped.",
     ),
-    "UNKNOWN_JOB_KIND": Entry(_V, _LOW, "'{kind}' is not a job kind schedq knows."),
-    "VALIDATION_FAILED": Entry(_V, _LOW, "{summary}"),
-    "VALUE_TOO_LONG": Entry(_B, _LOW, "A value is longer than the schedule can store."),
+    "UNKNOWN_JOB_KIND": Entry(
+        Category.VALIDATION, Severity.LOW, "'{kind}' is not a job kind schedq knows."
+    ),
+    "VALIDATION_FAILED": Entry(Category.VALIDATION, Severity.LOW, "{summary}"),
+    "VALUE_TOO_LONG": Entry(
+        Category.BUSINESS_LOGIC, Severity.LOW, "A value is longer than the schedule can store."
+    ),
     "WORKER_CRASH_LOOP": Entry(
-        _S, _CRITICAL, "The job stopped its worker several times and was set aside for an operator."
+        Category.SYSTEM,
+        Severity.CRITICAL,
+        "The job stopped its worker several times and was set aside for an operator.",
     ),
     "WORKER_LOST": Entry(
-        _S,
-        _HIGH,
+        Category.SYSTEM,
+        Severity.HIGH,
         "The worker running the job stopped before it finished; the job was delivered again.",
     ),
 }
@@ -260,16 +390,26 @@ def error(
     )
 
 
+# An error is stored on the job row and printed by the CLI: 290,000 broken shifts once made a
+# 31 MB error. The first violations show what to fix; the count says how much more there is.
+MAX_VIOLATIONS = 50
+
+
+def violation_details(violations: list[Violation]) -> dict[str, Any]:
+    """``violations`` (the first :data:`MAX_VIOLATIONS`) and ``violation_count`` (all)."""
+    return {
+        "violations": [v.as_dict() for v in violations[:MAX_VIOLATIONS]],
+        "violation_count": len(violations),
+    }
+
+
 def validation_failed(violations: list[Violation]) -> SchedqError:
-    """All violations of one job reported together, so a producer can fix them in one go."""
+    """All violations of one job reported together (up to a cap), so a producer can fix them
+    in one go."""
     count = len(violations)
     first = violations[0].message if violations else "invalid input"
     message = first if count == 1 else f"{count} problems found; first: {first}"
-    return error(
-        "VALIDATION_FAILED",
-        summary=message,
-        details={"violations": [v.as_dict() for v in violations]},
-    )
+    return error("VALIDATION_FAILED", summary=message, details=violation_details(violations))
 
 
 def idempotency_conflict(key: str) -> SchedqError:

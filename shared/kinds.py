@@ -54,6 +54,17 @@ def by_holiday_calendar(payload: Payload) -> str | None:
     return f"holidays:{getattr(payload, 'calendar', '')}"
 
 
+def by_calendar_link(payload: Payload) -> str | None:
+    # A sync talks to a provider that may hang: it is ordered per link, never in its doctor's
+    # queue; it takes the doctor's lock only to apply what it fetched (worker.calendar.sync).
+    return f"calendar-link:{getattr(payload, 'link_id', '')}"
+
+
+def by_doctor_publish(payload: Payload) -> str | None:
+    # Publishing writes to a provider: ordered among the doctor's publishes, not its bookings.
+    return f"calendar-publish:{getattr(payload, 'doctor_id', '')}"
+
+
 KINDS: dict[str, JobKind] = {}
 
 
@@ -82,9 +93,9 @@ RESCHEDULE_APPOINTMENT = register(
 )
 LINK_CALENDAR = register(JobKind("link_calendar", LinkCalendarPayload, "calendar", by_doctor))
 UNLINK_CALENDAR = register(JobKind("unlink_calendar", LinkRef, "calendar", by_doctor))
-SYNC_CALENDAR = register(JobKind("sync_calendar", LinkRef, "calendar", by_doctor))
+SYNC_CALENDAR = register(JobKind("sync_calendar", LinkRef, "calendar", by_calendar_link))
 PUBLISH_CALENDAR = register(
-    JobKind("publish_calendar", PublishCalendarPayload, "calendar", by_doctor)
+    JobKind("publish_calendar", PublishCalendarPayload, "calendar", by_doctor_publish)
 )
 
 

@@ -8,19 +8,27 @@ from __future__ import annotations
 
 import sys
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.domain.times import parse_hhmm
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SCHEDQ_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a rejected value may be a secret (a key, a password in a URL).
+    model_config = SettingsConfigDict(
+        env_prefix="SCHEDQ_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/schedq"
+    # The role workers, producers and the gateway connect as (their SCHEDQ_DATABASE_URL names
+    # it); `schedq migrate`, run with the owner's URL, creates it and grants it what it needs
+    # (shared.db.roles). Its password: none for trust/peer authentication; never a default.
+    app_db_role: str = Field("schedq_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    app_db_password: SecretStr | None = None
     broker_url: str = "redis://127.0.0.1:6379/0"
     # Redis for shared state that is not the broker (the availability cache, the calendar
     # breaker's state). Unset: the broker's URL when the broker is Redis, else none (each
@@ -52,6 +60,9 @@ class Settings(BaseSettings):
     soft_time_limit: int = Field(60, ge=1)
     time_limit: int = Field(90, ge=2)
     max_message_bytes: int = Field(64 * 1024, ge=1024)
+    # Input caps at submit: a job payload's canonical JSON, and the jobs of one batch.
+    max_payload_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    max_batch_jobs: int = Field(1000, ge=1, le=100_000)
     worker_max_memory_per_child_kib: int = Field(512_000, ge=10_000)
 
     business_hours_start: str = "06:00"
@@ -69,12 +80,25 @@ class Settings(BaseSettings):
     # together could open more database connections than max_connections (docs/scaling.md).
     worker_nodes: int = Field(1, ge=1, le=10_000)
 
+    # Retention (worker.reliability.retention, run by beat every retention_interval_seconds):
+    # days after a job finished that its payload is kept, after a booking was rejected that its
+    # patient reference is kept, and that poison-message records and dead letters are kept.
+    retention_job_payload_days: int = Field(90, ge=1, le=3650)
+    retention_rejected_patient_days: int = Field(7, ge=1, le=3650)
+    retention_poison_days: int = Field(30, ge=1, le=3650)
+    retention_dead_letter_days: int = Field(90, ge=1, le=3650)
+    retention_interval_seconds: float = Field(3600.0, ge=60)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     flower_basic_auth: str | None = None
     # Port of a worker node's Prometheus endpoint (0 = none); `schedq worker --metrics-port`.
     metrics_port: int = Field(0, ge=0, le=65535)
     metrics_address: str = "127.0.0.1"
+    # Fernet keys for data encrypted at rest (shared.crypto), comma-separated: the first
+    # encrypts, every one decrypts (rotation: put the new key first, re-encrypt, drop the old).
+    # No default: outside development/test a process that needs them refuses to run without.
+    encryption_keys: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("database_url")
     @classmethod
@@ -113,6 +137,13 @@ class Settings(BaseSettings):
         if self.broker_is_amqp:
             return None
         return self.broker_url.replace("redis+socket://", "unix://", 1)
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _fernet_keys(cls, value: object) -> object:
+        from shared.crypto import parse_keys
+
+        return parse_keys(value)
 
     @field_validator("retry_limits", mode="before")
     @classmethod

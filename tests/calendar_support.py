@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -14,8 +13,9 @@ from shared.db.schedule import Appointment, Doctor
 from shared.db.uow import UnitOfWork
 from shared.kinds import get_kind
 from shared.payloads import parse_payload
-from worker.pipeline.context import JobContext
-from worker.pipeline.handlers import HANDLERS
+from worker.pipeline import services  # noqa: F401  (binds the handlers)
+from worker.pipeline.context import Applied, JobContext
+from worker.pipeline.handlers import handler_for
 
 
 def make_doctor(doctor_id: str, tz: str = "Europe/Berlin") -> str:
@@ -45,14 +45,21 @@ def add_appointment(
 
 
 def run(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Apply one job's handler in one transaction, as the executor does (without the broker)."""
+    """Apply one job's handler in one transaction, as the executor does (without the broker);
+    the job's stored result."""
+    return run_applied(kind, payload).result
+
+
+def run_applied(kind: str, payload: dict[str, Any]) -> Applied:
+    """Like :func:`run`, with the handler's typed figures (conflicts, calendar events)."""
     parsed = parse_payload(get_kind(kind).payload, payload)
-    handler: Callable[..., dict[str, Any]] = HANDLERS[kind]
+    handler = handler_for(kind)
+    assert handler is not None, kind
     ctx = JobContext(uuid.uuid4(), kind, "corr-test", "tests", 1)
     with UnitOfWork() as uow:
-        result = handler(uow, ctx, parsed)
+        applied = handler(uow, ctx, parsed)
         uow.commit()
-    return result
+    return applied
 
 
 def busy(link_id: str) -> list[tuple[str, str, datetime, datetime]]:
@@ -83,3 +90,14 @@ def vevent(uid: str, start: str, end: str, *extra: str) -> str:
 
 def stamp(d: date, hhmm: str = "1000") -> str:
     return f"{d:%Y%m%d}T{hhmm}00"
+
+
+def add_credential(
+    name: str, doctor_id: str, url: str, secret: str, username: str | None = None
+) -> None:
+    """What ``schedq credentials add`` does: bind a secret to a doctor and the URL's origin."""
+    from shared import calendar_credentials
+
+    with UnitOfWork() as uow:
+        calendar_credentials.add(uow.session, name, doctor_id, url, username, secret)
+        uow.commit()

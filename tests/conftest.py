@@ -14,6 +14,7 @@ deleted at the end. Redis stays the availability cache and breaker store (SCHEDQ
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import os
 import secrets
@@ -132,6 +133,12 @@ os.environ.update(
         "SCHEDQ_RETRY_BACKOFF_CAP": "2",
         "SCHEDQ_ORDER_WAIT_SECONDS": "0.2",
         "SCHEDQ_LOG_LEVEL": "INFO",
+        # Roles are cluster-wide: the application role `schedq migrate` creates is this run's
+        # own (tests/security/test_database_roles.py drops it).
+        "SCHEDQ_APP_DB_ROLE": f"{DB_NAME}_app",
+        # A fresh key per run (there is no default key); workers the tests start inherit it.
+        "SCHEDQ_ENCRYPTION_KEYS": os.environ.get("SCHEDQ_TEST_ENCRYPTION_KEYS")
+        or base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
     }
 )
 

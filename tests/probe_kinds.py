@@ -1,12 +1,13 @@
 """TEST-ONLY job kinds that misbehave on demand: crash their worker, sleep, fail N times.
 
-They live with the tests and are registered by them: :func:`install` adds them to the kind
-table and the handler table of the process that calls it. Test processes that submit these
-kinds call it; the workers tests start run ``tests.worker_app``, which calls it before the
-worker's tasks are registered. No production process ever imports this module. Fault tests use
-them to prove crash-loop quarantine, retry limits and shutdown behaviour with real workers.
-Each successful run touches the doctor like a real change: version bump plus one audit row,
-so tests can count effects per job from the schedule and audit tables.
+They live with the tests and are registered by them through the same public API as the
+product's kinds: :func:`install` registers each ``JobKind`` (``shared.kinds.register``) and binds
+its handler (``worker.pipeline.handlers.bind``) in the process that calls it. Test processes
+that submit these kinds call it; the workers tests start run ``tests.worker_app``, which
+calls it before the worker's tasks are registered. No production process ever imports this
+module. Fault tests use them to prove crash-loop quarantine, retry limits and shutdown
+behaviour with real workers. Each successful run touches the doctor like a real change: version
+bump plus one audit row, so tests can count effects per job from the schedule and audit tables.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ from __future__ import annotations
 import os
 import signal
 import time
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from shared.db.uow import UnitOfWork
 from shared.kinds import JobKind, by_doctor, register
 from shared.payloads import Payload
-from worker.pipeline.context import JobContext
-from worker.pipeline.handlers import HANDLERS
+from worker.pipeline.context import Applied, JobContext
+from worker.pipeline.handlers import bind
 from worker.scheduling import audit, doctors
 
 Failure = Literal["network", "http503", "http429", "http403", "unexpected"]
@@ -50,7 +51,7 @@ def _raise(kind: Failure) -> None:
     raise httpx.HTTPStatusError(str(status), request=request, response=response)
 
 
-def touch(uow: UnitOfWork, ctx: JobContext, payload: ProbePayload) -> dict[str, Any]:
+def touch(uow: UnitOfWork, ctx: JobContext, payload: ProbePayload) -> Applied:
     if payload.seconds:
         time.sleep(payload.seconds)
     if payload.fail_with and (payload.fail_times == 0 or ctx.attempt <= payload.fail_times):
@@ -66,10 +67,10 @@ def touch(uow: UnitOfWork, ctx: JobContext, payload: ProbePayload) -> dict[str, 
         before=None,
         after={"attempt": ctx.attempt},
     )
-    return {"schedule_version": version, "attempt": ctx.attempt}
+    return Applied({"schedule_version": version, "attempt": ctx.attempt})
 
 
-def crash(uow: UnitOfWork, ctx: JobContext, payload: ProbePayload) -> dict[str, Any]:
+def crash(uow: UnitOfWork, ctx: JobContext, payload: ProbePayload) -> Applied:
     """Kill the process running the job, every time: the worker-loss path, not an exception."""
     os.kill(os.getpid(), signal.SIGKILL)
     raise AssertionError("unreachable")
@@ -77,6 +78,5 @@ def crash(uow: UnitOfWork, ctx: JobContext, payload: ProbePayload) -> dict[str, 
 
 def install() -> None:
     """Register the probe kinds and their handlers in this process (idempotent)."""
-    for name, handler in (("test_touch", touch), ("test_crash", crash)):
-        register(JobKind(name, ProbePayload, "schedule", by_doctor))
-        HANDLERS[name] = handler
+    bind(register(JobKind("test_touch", ProbePayload, "schedule", by_doctor)), touch)
+    bind(register(JobKind("test_crash", ProbePayload, "schedule", by_doctor)), crash)

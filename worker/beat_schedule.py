@@ -7,6 +7,9 @@
 - ``calendar-enqueue-due-syncs``: every ``tick`` the calendar task submits the ``sync_calendar``
   jobs that are due: each active import link once per ``SCHEDQ_CALENDAR_SYNC_INTERVAL_SECONDS``,
   at a per-link phase up to ``SCHEDQ_CALENDAR_SYNC_JITTER_SECONDS`` (``worker.calendar.beat``).
+- ``schedq-retention``: redacts payloads and patient references and deletes poison records and
+  dead letters past their retention (``worker.reliability.retention``), every
+  ``SCHEDQ_RETENTION_INTERVAL_SECONDS``.
 Only the leading beat runs or sends anything (``worker.runtime.leader``). A sent entry expires
 after one period: a run that waited longer is superseded by the next one.
 """
@@ -20,6 +23,7 @@ from shared.settings import Settings
 from worker.calendar.beat_task import TASK_NAME as CALENDAR_TICK_TASK
 
 RECONCILE_TASK = "schedq.reconcile"
+RETENTION_TASK = "schedq.retention"
 
 
 def calendar_tick_seconds(calendar: CalendarSettings) -> float:
@@ -35,6 +39,14 @@ def beat_schedule(settings: Settings, calendar: CalendarSettings) -> dict[str, d
             "task": RECONCILE_TASK,
             "schedule": reconcile_every,
             "options": {},  # run in beat, not sent (worker.runtime.beat_scheduler.IN_BEAT)
+        },
+        "schedq-retention": {
+            "task": RETENTION_TASK,
+            "schedule": settings.retention_interval_seconds,
+            "options": {
+                "queue": settings.schedule_queue,
+                "expires": settings.retention_interval_seconds,
+            },
         },
         "calendar-enqueue-due-syncs": {
             "task": CALENDAR_TICK_TASK,

@@ -26,6 +26,7 @@ def ics(
     from shared.db.schedule import Appointment, Doctor
     from shared.db.uow import UnitOfWork
     from shared.domain.ics_export import AppointmentView, calendar, event
+    from shared.patient_data import unseal
 
     since = datetime.now(UTC) - timedelta(days=days_back)
     with UnitOfWork() as uow:
@@ -47,7 +48,7 @@ def ics(
         events = [
             event(
                 AppointmentView(
-                    a.id, a.starts_at, a.ends_at, a.status, a.patient_ref, a.updated_at
+                    a.id, a.starts_at, a.ends_at, a.status, unseal(a.patient_ref), a.updated_at
                 ),
                 int(seq or 0),
             )

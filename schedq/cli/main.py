@@ -12,6 +12,7 @@ import typer
 
 from schedq.cli.availability import availability as availability_command
 from schedq.cli.calendar import ics as ics_command
+from schedq.cli.credentials import app as credentials_app
 from schedq.cli.dlq import app as dlq_app
 from schedq.cli.output import console, emit_json, job_table, show_error
 from shared.errors import SchedqError, error
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.command(name="ics")(ics_command)
 
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(credentials_app, name="credentials")
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON document instead of a table.")
@@ -144,12 +146,18 @@ def beat(
 
 @app.command()
 def migrate() -> None:
-    """Upgrade the database schema to the newest migration."""
+    """Upgrade the schema to the newest migration (as the owner role), then create or re-grant
+    the application role SCHEDQ_APP_DB_ROLE."""
     from shared.db.migrate import upgrade_to_head
+    from shared.db.roles import ensure_app_role
     from shared.settings import get_settings
 
-    upgrade_to_head(get_settings().database_url)
-    console.print("database at head")
+    settings = get_settings()
+    upgrade_to_head(settings.database_url)
+    secret = settings.app_db_password
+    password = secret.get_secret_value() if secret is not None else None
+    ensure_app_role(settings.database_url, settings.app_db_role, password)
+    console.print(f"database at head; application role {settings.app_db_role} granted")
 
 
 @app.command()
@@ -165,10 +173,19 @@ def flower(
     argv = ["flower", f"--port={port}", f"--address={address}"]
     if settings.flower_basic_auth:
         argv.append(f"--basic-auth={settings.flower_basic_auth}")
-    elif settings.env != "development":
-        console.print("[red]SCHEDQ_FLOWER_BASIC_AUTH is required outside development[/]")
+    elif not flower_may_run_open(settings):
+        console.print(
+            "[red]SCHEDQ_FLOWER_BASIC_AUTH is required (only an explicit "
+            "SCHEDQ_ENV=development runs Flower without a login)[/]"
+        )
         raise typer.Exit(2)
     celery_app.start(argv)
+
+
+def flower_may_run_open(settings: Any) -> bool:
+    """Flower without a login only when SCHEDQ_ENV=development was set, not by default: a
+    deployment that forgot the variable must not expose task arguments to anyone."""
+    return "env" in settings.model_fields_set and settings.env == "development"
 
 
 @app.command()
@@ -193,6 +210,10 @@ app.command("availability")(availability_command)
 from schedq.cli import ops as _ops  # noqa: E402  (exporter, stats, health)
 
 _ops.register(app)
+
+from schedq.cli import protect as _protect  # noqa: E402  (reencrypt, retention)
+
+_protect.register(app)
 
 
 def main() -> None:

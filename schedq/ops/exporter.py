@@ -43,6 +43,22 @@ _DUE_AGE = text(
     """
 )
 
+# Jobs held back by per-doctor order: pending, with an earlier pending job of the same order key
+# (a doctor's booking stuck behind a failing calendar sync). The age is since submit: how long
+# the producer has waited. Labels are queues only; the doctor (order key) never leaves the ledger.
+_BLOCKED = text(
+    """
+    SELECT j.queue, EXTRACT(EPOCH FROM now() - min(j.created_at)), count(DISTINCT j.order_key)
+    FROM jobs j
+    WHERE j.status IN ('queued', 'running') AND j.order_key IS NOT NULL
+      AND EXISTS (
+          SELECT 1 FROM jobs e
+          WHERE e.order_key = j.order_key AND e.seq < j.seq AND e.status IN ('queued', 'running')
+      )
+    GROUP BY j.queue
+    """
+)
+
 
 def _gauge(name: str, doc: str, labels: Iterable[str] = ()) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, labels=list(labels))
@@ -117,12 +133,16 @@ class GlobalCollector(Collector):
         for queue in self.queues:
             keys = [queue + (_PRIORITY_SEP + step if step else "") for step in _PRIORITY_STEPS]
             depth.add_metric([queue], float(sum(client.llen(k) for k in keys)))
+        # celery-exporter's name and label for the same figure, for dashboards built on it.
+        length = _gauge("celery_queue_length", "Messages waiting in the queue.", ["queue_name"])
+        for sample in depth.samples:
+            length.add_metric([sample.labels["queue"]], sample.value)
         unacked = _gauge(
             "schedq_broker_unacked_messages",
             "Messages held by workers (running, or waiting for a retry countdown).",
         )
         unacked.add_metric([], float(client.hlen("unacked")))
-        return [depth, unacked]
+        return [depth, length, unacked]
 
     def _ledger(self) -> list[Metric]:
         with get_engine(self.settings.database_url).connect() as conn:
@@ -130,6 +150,7 @@ class GlobalCollector(Collector):
                 conn.execute(text("SELECT status, count(*) FROM jobs GROUP BY status")).all()
             )
             ages: dict[str, float | None] = dict(conn.execute(_DUE_AGE).all())
+            blocked = {q: (float(age or 0), int(keys)) for q, age, keys in conn.execute(_BLOCKED)}
         by_status = _gauge("schedq_ledger_jobs", "Jobs in the ledger by status.", ["status"])
         for status in JOB_STATUSES:
             by_status.add_metric([status], float(counts.get(status, 0)))
@@ -142,7 +163,22 @@ class GlobalCollector(Collector):
         )
         for queue in self.queues:
             oldest.add_metric([queue], max(0.0, float(ages.get(queue) or 0)))
-        return [by_status, dead, oldest]
+        blocked_age = _gauge(
+            "schedq_blocked_job_age_seconds",
+            "Age (since submit) of the oldest job waiting behind an earlier pending job of the "
+            "same doctor (order key); 0 when none.",
+            ["queue"],
+        )
+        blocked_keys = _gauge(
+            "schedq_blocked_order_keys",
+            "Doctors (order keys) with a job waiting behind an earlier pending one.",
+            ["queue"],
+        )
+        for queue in self.queues:
+            age, keys = blocked.get(queue, (0.0, 0))
+            blocked_age.add_metric([queue], max(0.0, age))
+            blocked_keys.add_metric([queue], float(keys))
+        return [by_status, dead, oldest, blocked_age, blocked_keys]
 
     def _breakers(self) -> list[Metric]:
         url = self.settings.state_redis_url
@@ -178,7 +214,13 @@ class GlobalCollector(Collector):
             up.add_metric([queue], float(nodes))
         total = _gauge("schedq_worker_nodes_up", "Worker nodes answering a broadcast.")
         total.add_metric([], float(len(replies)))
-        return [up, total]
+        # celery-exporter's worker_up: one series per answering node (hostnames are the
+        # operator's node names, bounded by the deployment). A node that stops answering drops
+        # out; alert on schedq_workers_up, which reports 0.
+        node_up = _gauge("celery_worker_up", "1 for each worker node answering.", ["hostname"])
+        for hostname in sorted(replies):
+            node_up.add_metric([hostname], 1.0)
+        return [up, total, node_up]
 
 
 def serve(settings: Settings, port: int, address: str) -> None:

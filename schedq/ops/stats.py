@@ -1,9 +1,11 @@
 """``schedq stats``: throughput, failure rate and latency percentiles per job kind, from the ledger.
 
 For operators without Prometheus. Only jobs that finished inside the window count. Latency is
-submit to finish (what an upstream system waits); run time is first start to finish (includes
-retry back-offs). Failure rate is dead / (dead + succeeded), the same ratio the alert uses;
-rejections (the job was wrong, not the system) are shown apart.
+submit to the commit of the outcome (what an upstream system waits; ``finished_at`` is written
+with ``clock_timestamp()``, not the transaction's start, which can precede a lock wait); run
+time is first start to finish (includes retry back-offs). Failure rate is dead / (dead +
+succeeded), the same ratio the alert uses; rejections (the job was wrong, not the system) are
+shown apart.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Calendar links, imported busy time and the record of exported appointments.
 
-No secret is ever stored: ``secret_ref`` names a ``SCHEDQ_SECRET_<REF>`` variable instead.
+A link's ``secret_ref`` names a :class:`CalendarCredential`: registered by an operator, bound
+to one doctor and one origin, its secret encrypted at rest (``shared.crypto``).
 """
 
 from __future__ import annotations
@@ -60,6 +61,27 @@ class CalendarLink(Base):
         CheckConstraint("kind = 'caldav' OR direction = 'import'", name="ics_import_only"),
         CheckConstraint("secret_ref IS NULL OR secret_ref ~ '^[A-Za-z0-9_]+$'", name="secret_ref"),
         UniqueConstraint("doctor_id", "url"),
+    )
+
+
+class CalendarCredential(Base):
+    """A provider credential: usable only by links of ``doctor_id`` to exactly ``origin``."""
+
+    __tablename__ = "calendar_credentials"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    doctor_id: Mapped[str] = mapped_column(String(64), ForeignKey("doctors.id", ondelete="CASCADE"))
+    # scheme://host:port, normalised by shared.domain.origins.origin_of
+    origin: Mapped[str] = mapped_column(Text)
+    username: Mapped[str | None] = mapped_column(String(200))
+    # A Fernet token (shared.crypto); the plaintext never touches the database.
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("name ~ '^[A-Za-z0-9_]+$'", name="name_shape"),
+        CheckConstraint("origin ~ '^https?://[^/]+:[0-9]+$'", name="origin_shape"),
     )
 
 

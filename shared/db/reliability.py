@@ -43,7 +43,9 @@ class JobAttempt(Base):
         UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="CASCADE")
     )
     attempt: Mapped[int] = mapped_column(Integer)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )
     outcome: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_category: Mapped[str | None] = mapped_column(String(32))

@@ -104,7 +104,8 @@ class Appointment(Base):
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     seat: Mapped[int] = mapped_column(SmallInteger, server_default="1")
     status: Mapped[str] = mapped_column(String(20), server_default="booked")
-    patient_ref: Mapped[str] = mapped_column(String(128))
+    # Sealed (shared.patient_data): "$fernet$" + a Fernet token of the <= 128-character reference.
+    patient_ref: Mapped[str] = mapped_column(String(400))
     needs_reschedule: Mapped[bool] = mapped_column(Boolean, server_default="false")
     job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, model_validator
+from pydantic import AnyHttpUrl, Field, UrlConstraints, model_validator
 
 from shared.payloads import Payload
 
@@ -20,7 +20,7 @@ def link_id_for(doctor_id: str, url: str) -> uuid.UUID:
 class LinkCalendarPayload(Payload):
     doctor_id: DoctorId
     kind: Literal["caldav", "ics"]
-    url: AnyHttpUrl
+    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)]
     username: Annotated[str, Field(max_length=200)] | None = None
     # Names SCHEDQ_SECRET_<REF> on the workers; the secret itself never travels in a job.
     secret_ref: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] | None = None

@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import Field
 
-from shared.domain.plan import Strategy
+from shared.domain.plan import DoctorRef, Strategy
 from shared.errors import Violation
 from shared.payloads import Payload
 
@@ -21,7 +21,7 @@ class SetHolidaysPayload(Payload):
     calendar: str = Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9._:-]+$")
     dates: list[HolidayDay] = Field(max_length=400)
     # The doctors the calendar is attached to after the job (replaces the previous set).
-    doctor_ids: list[str] = Field(max_length=500)
+    doctor_ids: list[DoctorRef] = Field(max_length=500)
     on_conflict: Strategy = "reject"
 
 

@@ -27,11 +27,28 @@ class BusyInstance:
     ends_at: datetime
 
 
-def ics_error(code: str, message: str, **details: Any) -> SchedqError:
-    """The catalogue's ``code`` (not retryable: the same bytes fail the same way; the next
-    scheduled sync tries again). ``message`` fills a ``{problem}`` template; entries with a fixed
-    message, or one built from ``details`` (ICS_TOO_LARGE's ``limit_bytes``), ignore it."""
-    return error(code, details=details, **{**details, "problem": message})
+@dataclass(frozen=True)
+class Limits:
+    """Work one calendar may cause: instances of one series, instances in all (the horizon)."""
+
+    per_series: int = 1000
+    total: int = 20_000
+    # Instances a rule may produce from its DTSTART to the window's end (those before the
+    # window cost expansion work too): a daily event since 1990 passes, FREQ=SECONDLY never.
+    work_factor: int = 50
+
+    @property
+    def work(self) -> int:
+        return self.per_series * self.work_factor
+
+
+def malformed(problem: str, **details: Any) -> SchedqError:
+    # Not retryable: the same bytes fail the same way; the next scheduled sync tries again.
+    return error("ICS_MALFORMED", problem=problem, details=details)
+
+
+def _too_many(problem: str, **details: Any) -> SchedqError:
+    return error("ICS_TOO_MANY_INSTANCES", problem=problem, details=details)
 
 
 def _line_of(text: str, snippet: str) -> int | None:
@@ -49,9 +66,7 @@ def _decode(raw: bytes) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ics_error(
-            "ICS_MALFORMED", f"The calendar is not UTF-8 text (line {line}).", line=line
-        ) from None
+        raise malformed(f"The calendar is not UTF-8 text (line {line}).", line=line) from None
 
 
 _QUOTED = re.compile(r"'([^']*)'")
@@ -61,18 +76,16 @@ def parse_calendar(raw: bytes) -> icalendar.Calendar:
     text = _decode(raw)
     head = text.lstrip()[:15].upper()
     if head != "BEGIN:VCALENDAR":
-        raise ics_error("ICS_NOT_A_CALENDAR", "The content is not an iCalendar (no VCALENDAR).")
+        raise error("ICS_NOT_A_CALENDAR")
     try:
         cal = icalendar.Calendar.from_ical(text)
     except ValueError as exc:
         quoted = _QUOTED.search(str(exc))
         line = _line_of(text, quoted.group(1)) if quoted else None
         where = f" (line {line})" if line else ""
-        raise ics_error(
-            "ICS_MALFORMED", f"The calendar could not be parsed{where}.", line=line
-        ) from None
+        raise malformed(f"The calendar could not be parsed{where}.", line=line) from None
     if not isinstance(cal, icalendar.Calendar):
-        raise ics_error("ICS_NOT_A_CALENDAR", "The content is not an iCalendar (no VCALENDAR).")
+        raise error("ICS_NOT_A_CALENDAR")
     _check_components(cal, text)
     return cal
 
@@ -85,19 +98,41 @@ def _check_components(cal: icalendar.Calendar, text: str) -> None:
         if event.errors:
             prop, _ = event.errors[0]
             name = prop or "a content line"
-            raise ics_error(
-                "ICS_MALFORMED",
+            raise malformed(
                 f"VEVENT #{index + 1} (line {line}) has an invalid {name}.",
                 property=prop,
                 **where,
             )
         if not str(event.get("UID", "")).strip():
-            raise ics_error(
-                "ICS_EVENT_WITHOUT_UID", f"VEVENT #{index + 1} (line {line}) has no UID.", **where
+            raise error(
+                "ICS_EVENT_WITHOUT_UID", where=f"VEVENT #{index + 1} (line {line})", details=where
             )
         if event.get("DTSTART") is None:
-            raise ics_error(
-                "ICS_MALFORMED", f"VEVENT #{index + 1} (line {line}) has no DTSTART.", **where
+            raise malformed(f"VEVENT #{index + 1} (line {line}) has no DTSTART.", **where)
+        _check_zones(event, index, line, where)
+
+
+_ZONED = ("DTSTART", "DTEND", "RECURRENCE-ID")
+
+
+def _check_zones(event: Any, index: int, line: int | None, where: dict[str, Any]) -> None:
+    """A TZID nobody defines (not in the IANA database, no VTIMEZONE) is an error.
+
+    icalendar leaves such a time naive, which would silently read it as the doctor's local
+    time: an event could move by hours without anyone noticing.
+    """
+    for name in _ZONED:
+        prop = event.get(name)
+        if prop is None or not hasattr(prop, "params"):
+            continue
+        tzid = prop.params.get("TZID")
+        value = getattr(prop, "dt", None)
+        if tzid and isinstance(value, datetime) and value.tzinfo is None:
+            raise malformed(
+                f"VEVENT #{index + 1} (line {line}) has an unknown TZID in {name}.",
+                property=name,
+                tzid=str(tzid)[:64],
+                **where,
             )
 
 
@@ -141,23 +176,112 @@ def _only(cal: icalendar.Calendar, uids: set[str]) -> icalendar.Calendar:
     return out
 
 
+_PERIOD = {
+    "SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600, "DAILY": 86400, "WEEKLY": 7 * 86400,
+    "MONTHLY": 28 * 86400, "YEARLY": 365 * 86400,
+}  # fmt: skip
+
+
+def _expansion(part: str, freq: str) -> int:
+    """How many instances one value of a BY part can add per period (an upper bound)."""
+    if part == "BYDAY":
+        return {"YEARLY": 53, "MONTHLY": 5}.get(freq, 1)
+    if part == "BYMONTHDAY":
+        return 12 if freq == "YEARLY" else 1
+    if part == "BYWEEKNO":
+        return 7
+    return 1
+
+
+def rule_work(event: Any, zone: ZoneInfo, window_end: datetime) -> int:
+    """An upper bound of the instances a series produces from DTSTART to ``window_end``,
+    computed from the rule alone, so a hostile rule is refused before anything is expanded."""
+    rdates = event.get("RDATE")
+    extra = sum(len(r.dts) for r in (rdates if isinstance(rdates, list) else [rdates]) if r)
+    rule = event.get("RRULE")
+    if rule is None:
+        return 1 + extra
+    freq = str((rule.get("FREQ") or ["DAILY"])[0]).upper()
+    interval = max(1, int((rule.get("INTERVAL") or [1])[0]))
+    start = _instant(event["DTSTART"].dt, zone)
+    end = window_end
+    if rule.get("UNTIL"):
+        end = min(end, _instant(rule["UNTIL"][0], zone))
+    periods = max(0, int((end - start).total_seconds() // (_PERIOD.get(freq, 1) * interval))) + 1
+    per_period = 1
+    for part, values in rule.items():
+        if part.startswith("BY") and part != "BYSETPOS":
+            per_period *= max(1, len(values)) * _expansion(part, freq)
+    bound = periods * per_period
+    if rule.get("COUNT"):
+        bound = min(bound, int(rule["COUNT"][0]))
+    return bound + extra
+
+
+def _check_work(cal: icalendar.Calendar, series: set[str], zone: ZoneInfo, end: datetime,
+                limits: Limits) -> None:  # fmt: skip
+    for index, event in enumerate(cal.walk("VEVENT")):
+        if str(event["UID"]) not in series:
+            continue
+        try:
+            work = rule_work(event, zone, end)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+            raise malformed(f"VEVENT #{index + 1} has an invalid RRULE.", index=index) from None
+        if work > limits.work:
+            raise _too_many(
+                f"a recurring event would expand to more than {limits.work} instances",
+                limit=limits.per_series,
+                uid=str(event["UID"])[:200],
+                component="VEVENT",
+                index=index,
+            )
+
+
+def _start_of(occ: Any, zone: ZoneInfo) -> datetime:
+    return _instant(occ["DTSTART"].dt, zone)
+
+
 def _occurrences(
-    cal: icalendar.Calendar, series: set[str], window_start: datetime, window_end: datetime
+    cal: icalendar.Calendar,
+    series: set[str],
+    window_start: datetime,
+    window_end: datetime,
+    zone: ZoneInfo,
+    limits: Limits,
 ) -> list[Any]:
     """Every event instance overlapping the window, in no particular order.
 
     Only series (UIDs with RRULE, RDATE or RECURRENCE-ID) go through recurring-ical-events: a
     single event is its one instance, and expanding a 10,000-event feed of mostly single events
-    through the library costs about twice the parse (``python -m bench calendar``).
+    through the library costs about twice the parse (``python -m bench calendar``). Series are
+    expanded lazily in time order and counted as they come, so ``FREQ=SECONDLY`` stops at the
+    limit instead of building millions of instances.
     """
     singles = [e for e in cal.walk("VEVENT") if str(e["UID"]) not in series]
+    if len(singles) > limits.total:
+        raise _too_many(f"more than {limits.total} events", limit=limits.total)
+    occurrences: list[Any] = []
+    per_series: dict[str, int] = {}
+    _check_work(cal, series, zone, window_end, limits)
     try:
-        expanded = recurring_ical_events.of(_only(cal, series) if series else icalendar.Calendar())
-        occurrences = list(expanded.between(window_start, window_end)) if series else []
+        expanded = recurring_ical_events.of(_only(cal, series)) if series else None
+        for occ in expanded.after(window_start) if expanded is not None else ():
+            if _start_of(occ, zone) >= window_end:
+                break
+            uid = str(occ["UID"])
+            per_series[uid] = per_series.get(uid, 0) + 1
+            if per_series[uid] > limits.per_series:
+                raise _too_many(
+                    f"a recurring event has more than {limits.per_series} instances"
+                    " within the horizon",
+                    limit=limits.per_series,
+                    uid=uid[:200],
+                )
+            occurrences.append(occ)
+            if len(singles) + len(occurrences) > limits.total:
+                raise _too_many(f"more than {limits.total} busy instances", limit=limits.total)
     except (ValueError, TypeError) as exc:  # InvalidCalendar and bad rules are ValueErrors
-        raise ics_error(
-            "ICS_MALFORMED", "A recurring event could not be expanded.", problem=str(exc)[:200]
-        ) from None
+        raise malformed("A recurring event could not be expanded.", reason=str(exc)[:200]) from None
     return singles + occurrences
 
 
@@ -167,11 +291,12 @@ def busy_instances(
     window_start: datetime,
     window_end: datetime,
     skip_uids: frozenset[str] = frozenset(),
+    limits: Limits = Limits(),
 ) -> list[BusyInstance]:
     """Busy instances overlapping the window; transparent and cancelled events are not busy."""
     series = _series_uids(cal)
     found: dict[tuple[str, str], BusyInstance] = {}
-    for occ in _occurrences(cal, series, window_start, window_end):
+    for occ in _occurrences(cal, series, window_start, window_end, zone, limits):
         uid = str(occ["UID"])
         if uid in skip_uids:
             continue

@@ -26,20 +26,26 @@ _PENDING = "status IN (" + ", ".join(f"'{s}'" for s in PENDING_STATUSES) + ")"
 
 _BEGIN_DELIVERY = f"""
 UPDATE jobs SET status = 'running',
-                unfinished_deliveries = unfinished_deliveries + 1,
+                unfinished_deliveries = greatest(unfinished_deliveries + 1 - %(ended)s, 1),
                 started_at = coalesce(started_at, now()),
                 updated_at = now()
  WHERE id = %(id)s AND {_PENDING}
 RETURNING kind, payload, order_key, seq, attempts, unfinished_deliveries, correlation_id,
-          submitter,
+          submitter, created_at,
           -- this transaction commits asynchronously (see begin_delivery); set here, not in a
           -- statement of its own, to save a round trip on every delivery
           set_config('synchronous_commit', 'off', true) AS commit_mode
 """
 
 
-def begin_delivery(uow: UnitOfWork, job_id: uuid.UUID) -> Row[Any] | None:
+def begin_delivery(
+    uow: UnitOfWork, job_id: uuid.UUID, previous_ended: bool = False
+) -> Row[Any] | None:
     """Mark a pending job running and count the delivery; None if it is not pending.
+
+    ``previous_ended``: the delivery before this one ended in a live worker that could not
+    record it (database unavailable), so it is uncounted here instead of being taken for a
+    worker death (never below this delivery's own 1).
 
     The transaction that does this commits asynchronously (no wait for the WAL flush, which is
     most of a commit's time here): it only feeds the crash-loop count and the "running" status.
@@ -47,7 +53,7 @@ def begin_delivery(uow: UnitOfWork, job_id: uuid.UUID) -> Row[Any] | None:
     PostgreSQL crash in that window can, and then the job is simply delivered again with a count
     one lower. The job's outcome is always committed synchronously.
     """
-    return uow.sql(_BEGIN_DELIVERY, {"id": job_id}).one_or_none()
+    return uow.sql(_BEGIN_DELIVERY, {"id": job_id, "ended": int(previous_ended)}).one_or_none()
 
 
 def status_of(uow: UnitOfWork, job_id: uuid.UUID) -> str | None:
@@ -128,7 +134,10 @@ def finish(
     elif status == "succeeded":
         # Errors of earlier attempts stay in the history, not on a job that succeeded.
         values.update(dict.fromkeys(_ERROR_COLUMNS))
-    sets = "finished_at = now(), updated_at = now(), unfinished_deliveries = 0"
+    # clock_timestamp(), not now(): now() is when the transaction began, before it waited for
+    # the doctor's lock, so a job that waited minutes would be recorded as taking milliseconds.
+    sets = "finished_at = clock_timestamp(), updated_at = clock_timestamp()"
+    sets += ", unfinished_deliveries = 0"
     sets += ", next_attempt_at = NULL"
     if count_attempt:
         sets += ", attempts = attempts + 1"
@@ -148,7 +157,7 @@ def requeue(
     values: dict[str, Any] = {"status": "queued", "next_attempt_at": next_at}
     if error is not None:
         values.update(_error_values(error))
-    sets = "updated_at = now(), unfinished_deliveries = 0"
+    sets = "updated_at = clock_timestamp(), unfinished_deliveries = 0"
     if count_attempt:
         sets += ", attempts = attempts + 1"
     _update_job(uow, job_id, values, sets)

@@ -27,6 +27,14 @@ class Envelope:
     task_name: str
     queue: str
     correlation_id: str
+    # The Celery task id; None means the job id (a job's message: Flower shows the job id).
+    # Any other message about a job (a dead-letter notice) needs an id of its own, or Flower
+    # would file it under the job's task.
+    task_id: str | None = None
+
+    @property
+    def message_id(self) -> str:
+        return self.task_id or self.job_id
 
 
 @lru_cache(maxsize=4)
@@ -112,7 +120,7 @@ def _publish_direct(app: Celery, envelopes: list[Envelope]) -> int:
         with producer.batch(max_size=PUBLISH_BATCH):
             for env in envelopes:
                 message = amqp.create_task_message(
-                    env.job_id,
+                    env.message_id,
                     env.task_name,
                     [env.job_id],
                     {},
@@ -151,6 +159,6 @@ def _publish_send_task(app: Celery, envelopes: list[Envelope], countdown: float 
                 # Not "correlation_id": Celery overwrites that with the AMQP property (task id).
                 headers={"schedq_correlation_id": env.correlation_id},
                 # The ledger id doubles as the Celery task id: Flower shows the job id.
-                task_id=env.job_id,
+                task_id=env.message_id,
             )
     return len(envelopes)

@@ -23,10 +23,11 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel
 
 from shared.db.jobs import TERMINAL_STATUSES, Job
-from shared.errors import idempotency_conflict
+from shared.errors import SchedqError, error, idempotency_conflict
 from shared.kinds import get_kind
 from shared.ledger.connection import connection
 from shared.ledger.publish import Envelope, publish_committed
+from shared.patient_data import SENSITIVE_FIELDS, seal_payload
 from shared.payloads import parse_payload, schema_error
 from shared.settings import Settings
 
@@ -162,9 +163,18 @@ def prepare(settings: Settings, submitter: str, req: JobRequest) -> dict[str, An
     kind = get_kind(req.kind)
     if not isinstance(req.payload, Mapping):
         raise schema_error("The payload must be a JSON object.")
+    # Size first: parsing a 10 MB payload costs seconds and yields one violation per item.
+    _check_size(settings, _raw_size(req.payload))
     parsed = parse_payload(kind.payload, dict(req.payload))
     # Store what the sender sent (normalised by the shape model), so replays see the same.
-    payload_json, hashed = _canonical(kind.name, parsed.model_dump(mode="json"))
+    normalised = parsed.model_dump(mode="json")
+    payload_json, hashed = _canonical(kind.name, normalised)
+    if kind.name in SENSITIVE_FIELDS:
+        # Patient data is stored sealed; the hash (idempotency) is of what was sent.
+        payload_json = json.dumps(
+            seal_payload(kind.name, normalised), sort_keys=True, separators=(",", ":")
+        )
+    _check_size(settings, len(payload_json.encode()))
     return {
         "id": uuid.uuid4(),
         "kind": kind.name,
@@ -176,6 +186,44 @@ def prepare(settings: Settings, submitter: str, req: JobRequest) -> dict[str, An
         "correlation_id": (req.correlation_id or uuid.uuid4().hex)[:100],
         "submitter": submitter[:100],
     }
+
+
+def _raw_size(payload: Mapping[str, Any]) -> int:
+    """The payload's size as compact JSON; 0 when it cannot be serialised (too deep, not JSON):
+    the shape check then reports what is wrong with it."""
+    try:
+        return len(json.dumps(payload, separators=(",", ":")).encode())
+    except (RecursionError, TypeError, ValueError):
+        return 0
+
+
+def _check_size(settings: Settings, size: int) -> None:
+    if size > settings.max_payload_bytes:
+        raise error(
+            "PAYLOAD_TOO_LARGE",
+            details={"limit_bytes": settings.max_payload_bytes, "size_bytes": size},
+            limit_bytes=settings.max_payload_bytes,
+        )
+
+
+def _prepare_all(
+    settings: Settings, submitter: str, requests: Iterable[JobRequest]
+) -> list[dict[str, Any]]:
+    """Every request's row, at most ``max_batch_jobs`` of them; an error names the index of
+    the request that failed (``details.request_index``), and nothing is written."""
+    rows: list[dict[str, Any]] = []
+    for index, req in enumerate(requests):
+        if index >= settings.max_batch_jobs:
+            limit = settings.max_batch_jobs
+            raise error(
+                "BATCH_TOO_LARGE", details={"limit": limit, "request_index": index}, limit=limit
+            )
+        try:
+            rows.append(prepare(settings, submitter, req))
+        except SchedqError as exc:
+            exc.details = {**exc.details, "request_index": index}
+            raise
+    return rows
 
 
 def ledger_row(settings: Settings, submitter: str, req: JobRequest) -> dict[str, Any]:
@@ -191,11 +239,12 @@ def submit_jobs(
 ) -> list[JobView]:
     """All requests in one transaction, then one publish over one connection.
 
-    Shape errors raise before anything is written (the caller still holds its input).
+    Shape and size errors raise before anything is written (the caller still holds its input);
+    ``details.request_index`` says which request failed.
     A reused idempotency key returns the existing job when the payload matches and raises
     IDEMPOTENCY_CONFLICT when it does not.
     """
-    rows = [prepare(settings, submitter, r) for r in requests]
+    rows = _prepare_all(settings, submitter, requests)
     if not rows:
         return []
     views: list[JobView] = []

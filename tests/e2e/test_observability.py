@@ -23,6 +23,7 @@ from schedq.processes import free_port, spawn, stop, wait_for_http
 from shared.kinds import get_kind
 from shared.ledger.publish import Envelope, producer_app, publish
 from shared.settings import Settings, get_settings
+from tests import probe_kinds
 from tests.conftest import run_queue, wait_until
 from tests.e2e.test_spine import plan
 from tests.workers import WorkerProcess
@@ -128,8 +129,11 @@ def test_lock_timeout_counts_a_retry_by_category(node: Node, uid: str) -> None:
         ), node.proc.log()
     assert node.client.wait(view.id, timeout=30).status == "succeeded"
     after = node.scrape()
-    assert delta(before, after, "schedq_jobs_total", kind=KIND, outcome="retry") == 1
+    assert delta(before, after, "schedq_deliveries_total", kind=KIND, outcome="retry") == 1
+    assert delta(before, after, "schedq_deliveries_total", kind=KIND, outcome="succeeded") == 1
+    # The job is counted once, by its final status; the retry is not a job.
     assert delta(before, after, "schedq_jobs_total", kind=KIND, outcome="succeeded") == 1
+    assert delta(before, after, "schedq_job_latency_seconds_count", kind=KIND) == 1
 
 
 def job_log_lines(node: Node, job_id: str) -> list[dict[str, Any]]:
@@ -199,3 +203,72 @@ def test_flower_requires_auth_and_sees_worker_and_finished_task(
     # Task arguments in Flower are the job id only.
     assert shown["args"] in (f"['{view.id}']", f"('{view.id}',)")
     assert "flower_events_total" in httpx.get(f"{flower}/metrics", timeout=10).text
+
+
+AUTH = ("operator", "s3cret")
+
+
+def flower_task(flower: str, task_id: str, final: bool = True) -> dict[str, Any] | None:
+    found = httpx.get(f"{flower}/api/task/info/{task_id}", auth=AUTH, timeout=10)
+    if found.status_code != 200:
+        return None
+    task: dict[str, Any] = found.json()
+    return task if not final or task.get("state") in ("SUCCESS", "FAILURE") else None
+
+
+def test_flower_states_follow_the_ledger(node: Node, flower: str, uid: str) -> None:
+    """Succeeded, rejected, retried then succeeded, dead, and a job that waited for the one
+    before it (per-doctor order): Flower's state of each job's task matches the ledger."""
+    probe_kinds.install()
+    assert wait_until(
+        lambda: node.proc.name in httpx.get(f"{flower}/api/workers", auth=AUTH, timeout=15).json(),
+        timeout=20,
+    )
+    ok = node.client.submit(KIND, plan(f"fs-{uid}"))
+    rejected = node.client.submit(KIND, plan(f"fr-{uid}", start="17:00", end="09:00"))
+    flaky = {"doctor_id": f"ft-{uid}", "fail_with": "network", "fail_times": 1}
+    retried = node.client.submit("test_touch", flaky)
+    dead = node.client.submit("test_touch", {"doctor_id": f"fd-{uid}", "fail_with": "unexpected"})
+    # An earlier job of a doctor parked on a queue nobody consumes: the next one waits for it.
+    waits_before = node.scrape()
+    slow = Client(Settings(schedule_queue=f"nowhere-{uid}")).submit(
+        "test_touch", {"doctor_id": f"fw-{uid}"}
+    )
+    waiting = node.client.submit("test_touch", {"doctor_id": f"fw-{uid}"})
+    assert wait_until(
+        lambda: (
+            delta(waits_before, node.scrape(), "schedq_job_waits_total", kind="test_touch") >= 2
+        ),
+        timeout=20,
+    ), node.proc.log()
+    task_name = get_kind("test_touch").task_name
+    publish(producer_app(node.client.settings), [Envelope(slow.id, task_name, node.queue, "c")])
+    expected = {
+        ok.id: ("succeeded", "SUCCESS"),
+        rejected.id: ("rejected", "FAILURE"),
+        retried.id: ("succeeded", "SUCCESS"),
+        dead.id: ("dead", "FAILURE"),
+        slow.id: ("succeeded", "SUCCESS"),
+        waiting.id: ("succeeded", "SUCCESS"),
+    }
+    for job_id, (status, _) in expected.items():
+        assert node.client.wait(job_id, timeout=30).status == status, node.proc.log()
+    for job_id, (_, state) in expected.items():
+        assert wait_until(lambda j=job_id: flower_task(flower, j), timeout=20), job_id
+        shown = flower_task(flower, job_id)
+        assert shown is not None and shown["state"] == state, (job_id, shown)
+    rejected_task = flower_task(flower, rejected.id)
+    dead_task = flower_task(flower, dead.id)
+    assert rejected_task is not None and dead_task is not None
+    # The error code only: no message, details or payload.
+    assert "rejected VALIDATION_FAILED" in rejected_task["exception"]
+    assert "dead UNEXPECTED_ERROR" in dead_task["exception"]
+    assert f"fr-{uid}" not in rejected_task["exception"] + str(rejected_task.get("traceback"))
+    # A real retry shows as one; a wait for an earlier job of the doctor does not.
+    retried_task = flower_task(flower, retried.id)
+    waiting_task = flower_task(flower, waiting.id)
+    assert retried_task is not None and retried_task["retries"] == 1
+    assert waiting_task is not None and waiting_task["retries"] == 0
+    assert node.client.get_job(waiting.id).attempts == 1
+    # The dead job's notice did not rename its task.
+    assert dead_task["name"] == get_kind("test_touch").task_name

@@ -58,3 +58,17 @@ def test_worker_on_rabbitmq_refuses_a_hard_limit_past_the_consumer_timeout() -> 
         "schedq: unsafe worker configuration: SCHEDQ_TIME_LIMIT (90s) must be below "
         "SCHEDQ_AMQP_CONSUMER_TIMEOUT_SECONDS (60s, RabbitMQ's consumer_timeout)"
     )
+
+
+def test_worker_refuses_a_pool_that_enforces_no_time_limit() -> None:
+    """-P threads (and eventlet, gevent, solo): Celery would never stop a stuck job."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "calendar",
+         "-P", "threads", "-c", "2"],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "unsafe worker configuration: the threads pool enforces no time limit" in proc.stderr

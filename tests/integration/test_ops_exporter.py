@@ -53,8 +53,33 @@ def test_queue_depth_oldest_job_ledger_and_workers(settings: Settings, uid: str)
     assert found[("schedq_oldest_queued_job_age_seconds", queue)] > 0
     assert found[("schedq_ledger_jobs", (("status", "queued"),))] >= 3
     assert found[("schedq_workers_up", queue)] == 0
+    assert found[("celery_queue_length", (("queue_name", settings.schedule_queue),))] == 3
+    # Three different doctors: nobody waits behind an earlier job.
+    assert found[("schedq_blocked_job_age_seconds", queue)] == 0
+    assert found[("schedq_blocked_order_keys", queue)] == 0
     for source in ("broker", "ledger", "breakers", "workers"):
         assert found[("schedq_exporter_source_up", (("source", source),))] == 1
+
+
+def test_a_job_behind_an_earlier_pending_job_of_its_doctor_is_blocked(
+    settings: Settings, uid: str
+) -> None:
+    client = Client(settings)
+    first = client.submit("set_working_plan", plan(f"b-{uid}"))
+    client.submit("set_working_plan", plan(f"b-{uid}", start="10:00"))
+    client.submit("set_working_plan", plan(f"other-{uid}"))
+    time.sleep(0.05)
+    found = gauges(GlobalCollector(settings, ping_timeout=0.5))
+    queue = (("queue", settings.schedule_queue),)
+    assert found[("schedq_blocked_order_keys", queue)] == 1
+    assert found[("schedq_blocked_job_age_seconds", queue)] > 0
+    # No doctor id in any label.
+    assert not [k for k in found if f"b-{uid}" in str(k)]
+    with UnitOfWork() as uow:
+        uow.session.execute(delete(Job).where(Job.id == first.id))
+        uow.commit()
+    found = gauges(GlobalCollector(settings, ping_timeout=0.5))
+    assert found[("schedq_blocked_order_keys", queue)] == 0
 
 
 def test_breaker_state_read_from_the_shared_redis_keys(

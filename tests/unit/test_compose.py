@@ -6,6 +6,7 @@ be real settings, Prometheus must scrape the ports the commands open, and mounte
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ import pytest
 import typer
 import yaml
 
-from schedq.cli.main import app
+from schedq.cli.main import app, flower_may_run_open
+from shared.crypto import generate_key
 from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,13 +104,101 @@ def test_service_env_vars_are_real_settings(name: str) -> None:
     env: dict[str, Any] = SCHEDQ_SERVICES[name]["environment"]
     fields = {f"SCHEDQ_{f.upper()}" for f in Settings.model_fields}
     assert set(env) <= fields, f"{name}: unknown settings {set(env) - fields}"
-    values = {k.removeprefix("SCHEDQ_").lower(): v for k, v in env.items()}
-    # ${VAR:-default} interpolation: validate with the default compose would use.
-    values = {
-        k: v.split(":-", 1)[1].rstrip("}") if v.startswith("${") else v for k, v in values.items()
-    }
+    values = {k.removeprefix("SCHEDQ_").lower(): interpolate(v) for k, v in env.items()}
     settings = Settings(**values)
     assert settings.env == "production"
+
+
+# What an operator would put in .env for the required variables (${VAR:?message}).
+OPERATOR_VALUES = {
+    "POSTGRES_PASSWORD": "pg-secret",
+    "SCHEDQ_APP_DB_PASSWORD": "app-secret",
+    "SCHEDQ_FLOWER_BASIC_AUTH": "ops:flower-secret",
+    "SCHEDQ_ENCRYPTION_KEYS": generate_key(),
+    "GRAFANA_ADMIN_PASSWORD": "grafana-secret",
+    "RABBITMQ_PASSWORD": "rabbit-secret",
+}
+REFERENCE = re.compile(r"\$\{(\w+)(:[-?])([^}]*)\}")
+
+
+def interpolate(value: Any) -> Any:
+    """Compose's interpolation: ${VAR:-default} takes the default, ${VAR:?msg} the value an
+    operator must supply (compose itself refuses to start without it)."""
+    if not isinstance(value, str):
+        return value
+    return REFERENCE.sub(
+        lambda m: m.group(3) if m.group(2) == ":-" else OPERATOR_VALUES[m.group(1)], value
+    )
+
+
+SECRET_WORDS = ("PASSWORD", "BASIC_AUTH", "ENCRYPTION_KEYS", "SECRET")
+
+
+def test_no_secret_has_a_default_and_compose_refuses_to_start_without_it() -> None:
+    text = (REPO / "docker-compose.yml").read_text()
+    assert "change-me" not in text
+    found = 0
+    for name, svc in SERVICES.items():
+        for var, value in (svc.get("environment") or {}).items():
+            if any(word in var for word in SECRET_WORDS) or "@" in str(value):
+                refs = REFERENCE.findall(str(value))
+                assert refs, f"{name}.{var} is a literal secret"
+                assert all(op == ":?" for _, op, _ in refs), f"{name}.{var} has a default"
+                found += 1
+    assert found >= 5  # database URL(s), Postgres, Flower, Grafana, encryption keys
+
+
+@pytest.mark.parametrize(
+    ("environ", "open_allowed"),
+    [({}, False), ({"SCHEDQ_ENV": "production"}, False), ({"SCHEDQ_ENV": "development"}, True)],
+)
+def test_flower_runs_without_login_only_when_development_is_explicit(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], open_allowed: bool
+) -> None:
+    monkeypatch.delenv("SCHEDQ_ENV", raising=False)
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    assert flower_may_run_open(Settings()) is open_allowed
+
+
+def test_only_migrate_connects_as_the_owner_and_the_rest_as_the_app_role() -> None:
+    owner = SERVICES["postgres"]["environment"]["POSTGRES_USER"]
+    migrate = Settings(
+        **{
+            k.removeprefix("SCHEDQ_").lower(): interpolate(v)
+            for k, v in SERVICES["migrate"]["environment"].items()
+        }
+    )
+    role = migrate.app_db_role
+    assert role != owner
+    assert migrate.database_url.split("://", 1)[1].startswith(f"{owner}:")
+    assert migrate.app_db_password is not None
+    for name, svc in SCHEDQ_SERVICES.items():
+        if name == "migrate":
+            continue
+        url = interpolate(svc["environment"]["SCHEDQ_DATABASE_URL"])
+        user, rest = url.split("://", 1)[1].split("@", 1)[0].split(":", 1)
+        assert user == role, name
+        assert rest == migrate.app_db_password.get_secret_value(), name
+
+
+def test_encryption_keys_have_no_default_in_the_stack() -> None:
+    env = COMPOSE["x-schedq-env"]
+    assert env["SCHEDQ_ENCRYPTION_KEYS"].startswith("${SCHEDQ_ENCRYPTION_KEYS:?")
+
+
+@pytest.mark.parametrize("name", ["worker-schedule", "worker-calendar"])
+def test_workers_pass_the_startup_checks_with_their_pool(name: str) -> None:
+    """Every job gets an enforced deadline: the pool each worker runs is checked like a worker
+    checks itself at start (threads/eventlet/gevent/solo enforce no time limit)."""
+    from worker.runtime.config import worker_config
+    from worker.runtime.startup_checks import problems
+
+    svc = SERVICES[name]
+    env = {k.removeprefix("SCHEDQ_").lower(): v for k, v in svc["environment"].items()}
+    settings = Settings(**{k: interpolate(v) for k, v in env.items()})
+    ctx = parse_cli(svc["command"])
+    assert problems(worker_config(settings), settings, pool=ctx.params["pool"]) == []
 
 
 def test_flower_requires_login_in_the_stack() -> None:
@@ -120,7 +210,7 @@ def test_flower_requires_login_in_the_stack() -> None:
 def test_workers_per_queue_and_two_beats() -> None:
     assert option(SERVICES["worker-schedule"], "--queues") == "schedule"
     assert option(SERVICES["worker-calendar"], "--queues") == "calendar"
-    assert option(SERVICES["worker-calendar"], "--pool") == "threads"
+    assert option(SERVICES["worker-calendar"], "--pool") == "prefork"
     # Two beats, the same command: one leads through the advisory lock, the other stands by.
     assert SERVICES["beat"]["command"] == SERVICES["beat-standby"]["command"]
     assert SERVICES["beat"]["command"][0] == "beat"

@@ -25,15 +25,8 @@ CODE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
 # Callables whose first argument is an error code (the catalogue's builder, the legacy class
 # and the local helpers that still pass a code through).
 CODE_TAKERS = {"error", "SchedqError", "_err", "_fixed", "_coded", "ics_error", "_network"}
-# Where a SchedqError(...) literal may still be built: the builder itself, and the calendar
-# provider code that the provider-codes work (issue 11) is unifying separately.
-LITERALS_ALLOWED = {
-    "shared/errors.py",
-    "worker/pipeline/error_map.py",  # only _err, used by the HTTP rows (_http_status)
-    "worker/calendar/providers.py",
-    "worker/calendar/breaker.py",
-    "worker/calendar/publish.py",
-}
+# Where a SchedqError(...) literal may be built: only the catalogue's own builder.
+LITERALS_ALLOWED = {"shared/errors.py"}
 # Words that reveal internals; a message is for the person who sent the job.
 INTERNALS = ("sql", "traceback", "psycopg", "redis://", "postgresql", "celery", "kombu", "stack")
 
@@ -165,7 +158,7 @@ def test_the_docs_list_exactly_the_catalogue() -> None:
 def test_every_code_product_code_raises_is_in_the_catalogue() -> None:
     found = raised_codes()
     # The scan must see every family, or it proves nothing.
-    for sample in ("WORKER_LOST", "DOCTOR_NOT_FOUND", "PROVIDER_TIMEOUT", "CALENDAR_EDIT_RACE"):
+    for sample in ("WORKER_LOST", "DOCTOR_NOT_FOUND", "CALENDAR_TIMEOUT", "CALENDAR_EDIT_RACE"):
         assert sample in found
     assert {f"POISON_{code}" for code in POISON_CODES} <= set(found)
     missing = {code: where for code, where in found.items() if code not in CATALOGUE}

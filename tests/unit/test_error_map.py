@@ -13,8 +13,9 @@ from redis import exceptions as redis_errors
 from sqlalchemy import exc as sa_errors
 
 from shared.errors import Category, SchedqError, Severity
+from shared.provider_errors import retry_after_seconds
 from shared.settings import Settings
-from worker.pipeline.error_map import classify, retry_after_seconds
+from worker.pipeline.error_map import classify
 
 SECRET_SQL = "SELECT password FROM staff WHERE host='db-primary.internal.example'"
 SECRET_HOST = "db-primary.internal.example"
@@ -55,22 +56,22 @@ CASES: list[tuple[str, BaseException, str, Category, bool]] = [
      "CACHE_UNAVAILABLE", Category.NETWORK, True),
     ("redis refused", redis_errors.ResponseError(f"OOM command not allowed {SECRET_HOST}"),
      "CACHE_ERROR", Category.SYSTEM, False),
-    ("http 503", _http(503), "PROVIDER_UNAVAILABLE", Category.EXTERNAL_SERVICE, True),
-    ("http 500", _http(500), "PROVIDER_UNAVAILABLE", Category.EXTERNAL_SERVICE, True),
+    ("http 503", _http(503), "CALENDAR_PROVIDER_ERROR", Category.EXTERNAL_SERVICE, True),
+    ("http 500", _http(500), "CALENDAR_PROVIDER_ERROR", Category.EXTERNAL_SERVICE, True),
     ("http 429", _http(429, {"Retry-After": "7"}),
-     "PROVIDER_RATE_LIMITED", Category.EXTERNAL_SERVICE, True),
-    ("http 401", _http(401), "PROVIDER_AUTHENTICATION_FAILED", Category.AUTHENTICATION, False),
-    ("http 403", _http(403), "PROVIDER_ACCESS_DENIED", Category.AUTHORIZATION, False),
-    ("http 404", _http(404), "PROVIDER_REFUSED", Category.EXTERNAL_SERVICE, False),
-    ("http 400", _http(400), "PROVIDER_REFUSED", Category.EXTERNAL_SERVICE, False),
+     "CALENDAR_RATE_LIMITED", Category.EXTERNAL_SERVICE, True),
+    ("http 401", _http(401), "CALENDAR_AUTH_REFUSED", Category.AUTHENTICATION, False),
+    ("http 403", _http(403), "CALENDAR_FORBIDDEN", Category.AUTHORIZATION, False),
+    ("http 404", _http(404), "CALENDAR_NOT_FOUND", Category.EXTERNAL_SERVICE, False),
+    ("http 400", _http(400), "CALENDAR_REQUEST_REFUSED", Category.EXTERNAL_SERVICE, False),
     ("http read timeout", httpx.ReadTimeout(f"timed out reading {SECRET_HOST}"),
-     "PROVIDER_TIMEOUT", Category.TIMEOUT, True),
+     "CALENDAR_TIMEOUT", Category.TIMEOUT, True),
     ("http connect timeout", httpx.ConnectTimeout(SECRET_HOST),
-     "PROVIDER_TIMEOUT", Category.TIMEOUT, True),
+     "CALENDAR_TIMEOUT", Category.TIMEOUT, True),
     ("http connect error", httpx.ConnectError(f"[Errno 111] {SECRET_HOST}"),
-     "PROVIDER_UNREACHABLE", Category.NETWORK, True),
+     "CALENDAR_UNREACHABLE", Category.NETWORK, True),
     ("http reset", httpx.RemoteProtocolError(SECRET_HOST),
-     "PROVIDER_UNREACHABLE", Category.NETWORK, True),
+     "CALENDAR_UNREACHABLE", Category.NETWORK, True),
     ("soft time limit", SoftTimeLimitExceeded(), "JOB_TIMEOUT", Category.TIMEOUT, True),
     ("builtin timeout", TimeoutError(SECRET_HOST), "JOB_TIMEOUT", Category.TIMEOUT, True),
     ("socket", ConnectionResetError(SECRET_HOST), "NETWORK_ERROR", Category.NETWORK, True),

@@ -130,6 +130,19 @@ def test_transparent_cancelled_and_rdate() -> None:
                     "RRULE:FREQ=SOMETIMES")),
          "ICS_MALFORMED", None),
         (b"BEGIN:VCALENDAR\r\nX-NAME:\xff\xfe\r\nEND:VCALENDAR\r\n", "ICS_MALFORMED", {"line": 2}),
+        # An unknown TZID is an error, not silently the doctor's local time.
+        (ics(vevent("tz", "DTSTART;TZID=Mars/Olympus:20261201T080000",
+                    "DTEND;TZID=Mars/Olympus:20261201T090000")),
+         "ICS_MALFORMED", {"line": 4, "component": "VEVENT", "property": "DTSTART",
+                           "tzid": "Mars/Olympus"}),
+        (ics(vevent("tz2", "DTSTART:20261201T080000Z", "DTEND;TZID=Nowhere:20261201T090000")),
+         "ICS_MALFORMED", {"property": "DTEND", "index": 0}),
+        (ics(vevent("s", "DTSTART:20261101T000000Z", "DTEND:20261101T000001Z",
+                    "RRULE:FREQ=SECONDLY")),
+         "ICS_TOO_MANY_INSTANCES", {"component": "VEVENT", "index": 0, "uid": "s"}),
+        (ics(vevent("d", "DTSTART:20261101T000000Z", "DTEND:20261101T000001Z",
+                    "RRULE:FREQ=DAILY;BYHOUR=" + ",".join(map(str, range(24))) + ";BYMINUTE=0,30")),
+         "ICS_TOO_MANY_INSTANCES", {"limit": 1000}),
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_with_a_code_naming_the_problem(
@@ -144,6 +157,22 @@ def test_bad_input_is_refused_with_a_code_naming_the_problem(
         assert err.details[key] == value, err.details
     if "line" in (where or {}):
         assert f"line {where['line']}" in err.message  # type: ignore[index]
+
+
+def test_a_zone_defined_by_the_feed_itself_is_valid() -> None:
+    vtimezone = "\n".join([
+        "BEGIN:VTIMEZONE", "TZID:Custom/Zone", "BEGIN:STANDARD", "DTSTART:19700101T000000",
+        "TZOFFSETFROM:+0300", "TZOFFSETTO:+0300", "END:STANDARD", "END:VTIMEZONE",
+    ])  # fmt: skip
+    raw = ics(vtimezone, vevent("c", "DTSTART;TZID=Custom/Zone:20261201T100000",
+                                "DTEND;TZID=Custom/Zone:20261201T110000"))  # fmt: skip
+    assert expand(raw) == [("c", "", utc(2026, 12, 1, 7), utc(2026, 12, 1, 8))]
+
+
+def test_a_long_running_daily_series_is_not_mistaken_for_a_bomb() -> None:
+    raw = ics(vevent("since-1995", "DTSTART:19950102T080000Z", "DTEND:19950102T090000Z",
+                     "RRULE:FREQ=DAILY"))  # fmt: skip
+    assert len(expand(raw)) == 31
 
 
 def test_conflicts_are_half_open_overlaps() -> None:

@@ -113,3 +113,22 @@ def test_amqp_countdowns_round_up_to_whole_seconds() -> None:
     assert broker_countdown(AMQP, 2.1) == 3.0  # late by under a second, never early
     assert broker_countdown(AMQP, None) is None
     assert broker_countdown("redis://127.0.0.1:6379/0", 0.2) == 0.2
+
+
+@pytest.mark.parametrize("pool", ["threads", "eventlet", "gevent", "solo"])
+def test_pools_without_enforced_time_limits_are_refused(pool: str) -> None:
+    s = Settings()
+    with pytest.raises(UnsafeConfig) as info:
+        check(conf(s), s, pool=pool)
+    assert f"the {pool} pool enforces no time limit" in str(info.value)
+
+
+def test_prefork_passes_by_name_and_by_class() -> None:
+    from celery.concurrency.prefork import TaskPool as Prefork
+    from celery.concurrency.thread import TaskPool as Threads
+
+    s = Settings()
+    assert problems(conf(s), s, pool="prefork") == []
+    assert problems(conf(s), s, pool=Prefork) == []
+    assert any("threads pool" in p for p in problems(conf(s), s, pool=Threads))
+    assert any("solo pool" in p for p in problems(conf(s, worker_pool="solo"), s))

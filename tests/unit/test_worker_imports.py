@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from worker.pipeline import services  # noqa: F401  (binds the handlers)
+from worker.pipeline.context import Applied
 from worker.pipeline.error_map import RULES
-from worker.pipeline.handlers import HANDLERS
+from worker.pipeline.handlers import handler_for
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Calendar jobs (imported on their first job by worker.pipeline.handlers), the CLI, migrations.
+# Calendar jobs (imported on their first job by worker.calendar.jobs), the CLI, migrations.
 NOT_AT_WORKER_IMPORT = (
     "icalendar",
     "recurring_ical_events",
@@ -42,7 +44,7 @@ def test_worker_app_does_not_import_calendar_cli_or_migration_libraries() -> Non
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     loaded = set(json.loads(done.stdout.splitlines()[-1]))
-    assert "worker.pipeline.handlers" in loaded
+    assert {"worker.pipeline.handlers", "worker.calendar.jobs"} <= loaded
     unwanted = [m for m in NOT_AT_WORKER_IMPORT if m in loaded]
     assert unwanted == []
 
@@ -57,8 +59,10 @@ def test_deferred_handlers_call_their_service(
 ) -> None:
     uow, ctx, payload = object(), object(), object()
     service = importlib.import_module(module)
-    monkeypatch.setattr(service, kind, lambda *args: {"called_with": args})
-    assert HANDLERS[kind](uow, ctx, payload) == {"called_with": (uow, ctx, payload)}
+    monkeypatch.setattr(service, kind, lambda *args: Applied({"called_with": args}))
+    handler = handler_for(kind)
+    assert handler is not None
+    assert handler(uow, ctx, payload) == Applied({"called_with": (uow, ctx, payload)})
 
 
 def test_error_rows_named_by_string_name_exception_types() -> None:

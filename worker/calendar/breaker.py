@@ -21,7 +21,7 @@ import redis
 
 from shared import breaker_keys
 from shared.calendar_settings import get_calendar_settings
-from shared.errors import Category, SchedqError, Severity
+from shared.errors import SchedqError, error
 from shared.settings import get_settings
 from worker.calendar import metrics as calendar_metrics
 from worker.calendar.providers import map_provider_error
@@ -41,14 +41,10 @@ class _Metrics(pybreaker.CircuitBreakerListener):
     """State changes as metrics (a hook, not inside the call path)."""
 
     def state_change(self, cb: pybreaker.CircuitBreaker, old: object, new: object) -> None:
-        name = getattr(new, "name", str(new))
-        calendar_metrics.BREAKER_STATE.labels(cb.name).set(_STATE_VALUE.get(name, 0))
-        if name == pybreaker.STATE_OPEN:
-            calendar_metrics.BREAKER_OPENED.labels(cb.name).inc()
+        # The state itself is read from Redis by the exporter (schedq_breaker_state).
+        if getattr(new, "name", str(new)) == pybreaker.STATE_OPEN:
+            calendar_metrics.BREAKER_OPENED.labels(provider=cb.name).inc()
             log.warning("calendar breaker opened for a provider host")
-
-
-_STATE_VALUE = {pybreaker.STATE_CLOSED: 0, pybreaker.STATE_HALF_OPEN: 1, pybreaker.STATE_OPEN: 2}
 
 
 def _storage(host: str) -> pybreaker.CircuitBreakerStorage:
@@ -88,12 +84,8 @@ def host_of(url: str) -> str:
 
 
 def breaker_open(host: str) -> SchedqError:
-    return SchedqError(
+    return error(
         "CALENDAR_PROVIDER_CIRCUIT_OPEN",
-        "The calendar provider failed repeatedly; the sync waits before trying again.",
-        Category.EXTERNAL_SERVICE,
-        Severity.MEDIUM,
-        retryable=True,
         retry_after=float(get_calendar_settings().breaker_reset_seconds),
         details={"breaker": "open"},
     )

@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import and_, delete, false, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
-from shared.db.calendar import CalendarLink, ExportedEvent, ExternalBusy
+from shared.db.calendar import ExportedEvent, ExternalBusy
 from shared.db.schedule import ACTIVE_APPOINTMENT_STATUSES, Appointment
 from shared.db.uow import UnitOfWork
 from shared.domain.ical_busy import BusyInstance
+from shared.errors import error
 
 Key = tuple[str, str]
 Row = tuple[datetime, datetime, str | None]
@@ -29,6 +30,8 @@ class Changes:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
+    # Busy rows that are new or moved in time: the only ones that can make a new conflict.
+    arrived: tuple[Key, ...] = ()
 
     @property
     def total(self) -> int:
@@ -57,8 +60,12 @@ def apply(
     link_id: uuid.UUID,
     desired: dict[Key, Row],
     hrefs: set[str] | None = None,
+    limit: int | None = None,
 ) -> Changes:
-    """Make the stored rows in scope equal ``desired``; ``hrefs=None`` means all of the link."""
+    """Make the stored rows in scope equal ``desired``; ``hrefs=None`` means all of the link.
+
+    ``limit`` caps the link's rows after the change (ICS_TOO_MANY_INSTANCES, nothing written).
+    """
     query = select(
         ExternalBusy.uid,
         ExternalBusy.recurrence_id,
@@ -75,6 +82,17 @@ def apply(
             )
         )
     stored: dict[Key, Row] = {(r[0], r[1]): (r[2], r[3], r[4]) for r in uow.session.execute(query)}
+    if limit is not None:
+        kept = 0
+        if hrefs is not None:  # rows outside the scope stay
+            total = uow.session.scalar(select(func.count()).where(ExternalBusy.link_id == link_id))
+            kept = int(total or 0) - len(stored)
+        if kept + len(desired) > limit:
+            raise error(
+                "ICS_TOO_MANY_INSTANCES",
+                problem=f"more than {limit} busy instances",
+                details={"limit": limit},
+            )
     gone = [k for k in stored if k not in desired]
     fresh = {k: v for k, v in desired.items() if k not in stored}
     changed = {k: v for k, v in desired.items() if k in stored and stored[k] != v}
@@ -114,19 +132,48 @@ def apply(
                 for (uid, rid), (begin, end, href) in upserts.items()
             ],
         )
-    return Changes(inserted=len(fresh), updated=len(changed), deleted=len(gone))
+    moved = [k for k, v in changed.items() if stored[k][:2] != v[:2]]
+    return Changes(
+        inserted=len(fresh), updated=len(changed), deleted=len(gone), arrived=(*fresh, *moved)
+    )
 
 
-def conflicts(uow: UnitOfWork, link: CalendarLink, limit: int) -> tuple[int, list[dict[str, Any]]]:
-    """Stored busy time of the link overlapping the doctor's active appointments."""
-    overlap = and_(
-        Appointment.doctor_id == link.doctor_id,
+def _overlap(doctor_id: str) -> Any:
+    return and_(
+        Appointment.doctor_id == doctor_id,
         Appointment.status.in_(ACTIVE_APPOINTMENT_STATUSES),
         Appointment.starts_at < ExternalBusy.ends_at,
         ExternalBusy.starts_at < Appointment.ends_at,
     )
-    base = select(ExternalBusy, Appointment.id).join(Appointment, overlap)
-    base = base.where(ExternalBusy.link_id == link.id)
+
+
+def new_conflicts(
+    uow: UnitOfWork, link_id: uuid.UUID, doctor_id: str, arrived: tuple[Key, ...]
+) -> int:
+    """Conflicts made by busy rows this sync inserted or moved: what metrics count, so a
+    standing conflict is counted once, not again at every sync (a 304 counts nothing)."""
+    total = 0
+    for start in range(0, len(arrived), _DELETE_CHUNK):
+        keys = list(arrived[start : start + _DELETE_CHUNK])
+        query = (
+            select(func.count())
+            .select_from(ExternalBusy)
+            .join(Appointment, _overlap(doctor_id))
+            .where(
+                ExternalBusy.link_id == link_id,
+                tuple_(ExternalBusy.uid, ExternalBusy.recurrence_id).in_(keys),
+            )
+        )
+        total += uow.session.scalar(query) or 0
+    return int(total)
+
+
+def conflicts(
+    uow: UnitOfWork, link_id: uuid.UUID, doctor_id: str, limit: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """Stored busy time of the link overlapping the doctor's active appointments."""
+    base = select(ExternalBusy, Appointment.id).join(Appointment, _overlap(doctor_id))
+    base = base.where(ExternalBusy.link_id == link_id)
     total = uow.session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = uow.session.execute(
         base.order_by(ExternalBusy.starts_at, ExternalBusy.uid).limit(limit)

@@ -1,18 +1,51 @@
-"""CalDAV access with the ``caldav`` library: incremental pulls by sync-token (RFC 6578)."""
+"""CalDAV access with the ``caldav`` library: incremental pulls by sync-token (RFC 6578).
+
+The library brings its own HTTP stack (niquests); every request it makes is sent through
+:class:`worker.calendar.egress.Session` instead (it replaces the client's ``session``), so CalDAV
+gets the same target check, pinned address, redirect limit, byte cap and deadline as feeds, and
+the credential goes only to the origin it is bound to. The library logs response bodies (non-XML
+ones whole, at INFO on the root logger): both are silenced here.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from caldav.davclient import DAVClient
 from caldav.elements import dav
 from caldav.lib import error as dav_error
 
+from shared.calendar_credentials import Credential
 from shared.calendar_settings import CalendarSettings
-from shared.db.calendar import CalendarLink
+from worker.calendar import egress
 from worker.calendar.breaker import guarded
-from worker.calendar.providers import link_secret
+from worker.calendar.providers import basic
+
+
+class _NoProviderBodies(logging.Filter):
+    """Drops caldav's ``logging.info("Expected some valid XML ... " + body)`` (root logger)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Expected some valid XML from the server")
+
+
+logging.getLogger("caldav").setLevel(logging.CRITICAL)
+logging.getLogger().addFilter(_NoProviderBodies())
+
+
+class DavLink(Protocol):
+    """Read-only view of a link (a row or a snapshot)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def sync_token(self) -> str | None: ...
+
+    @property
+    def credential(self) -> Credential | None: ...
 
 
 @dataclass
@@ -24,16 +57,22 @@ class Pulled:
     deleted: set[str] = field(default_factory=set)
 
 
-def client_for(link: CalendarLink, settings: CalendarSettings) -> DAVClient:
-    return DAVClient(
+def client_for(link: DavLink, settings: CalendarSettings) -> DAVClient:
+    """A DAVClient whose every request goes through a checked egress session."""
+    cred = link.credential
+    client = DAVClient(
         url=link.url,
-        username=link.username,
-        password=link_secret(link.secret_ref),
         timeout=int(settings.http_timeout),
         # 429 and Retry-After go to the job's retry policy, never a sleep inside a worker.
         rate_limit_handle=False,
         enable_rfc6764=False,
     )
+    client.session.close()
+    # Duck-typed like niquests' Session: caldav only calls request() and close().
+    client.session = egress.Session(  # type: ignore[assignment]
+        settings, basic(cred), cred.origin if cred else None
+    )
+    return client
 
 
 def _href(obj: Any) -> str:
@@ -58,7 +97,7 @@ def _collect(calendar: Any, result: Any, full: bool) -> Pulled:
     return pulled
 
 
-def pull(link: CalendarLink, settings: CalendarSettings, full: bool = False) -> Pulled:
+def pull(link: DavLink, settings: CalendarSettings, full: bool = False) -> Pulled:
     """Changes since the stored token; everything when asked (``full``), when there is no
     token or when the server refuses it."""
 

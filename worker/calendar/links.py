@@ -7,12 +7,16 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from shared import calendar_credentials, kinds
+from shared.calendar_settings import get_calendar_settings
 from shared.db.calendar import CalendarLink
 from shared.db.schedule import Doctor
 from shared.db.uow import UnitOfWork
 from shared.domain.calendar_payloads import LinkCalendarPayload, LinkRef, link_id_for
 from shared.errors import not_found
-from worker.pipeline.context import JobContext
+from worker.calendar.targets import check_literal
+from worker.pipeline.context import Applied, JobContext
+from worker.pipeline.handlers import handles
 from worker.scheduling import audit
 
 
@@ -28,10 +32,18 @@ def _public(link: LinkCalendarPayload) -> dict[str, Any]:
     }
 
 
-def link_calendar(uow: UnitOfWork, ctx: JobContext, link: LinkCalendarPayload) -> dict[str, Any]:
+@handles(kinds.LINK_CALENDAR)
+def link_calendar(uow: UnitOfWork, ctx: JobContext, link: LinkCalendarPayload) -> Applied:
     if uow.session.get(Doctor, link.doctor_id) is None:
         raise not_found("doctor", link.doctor_id)
     url = str(link.url)
+    # Refused before anything is stored, and without contacting anything: a credential that
+    # is not this doctor's for exactly this origin, or an address that is plainly internal.
+    if link.secret_ref:
+        calendar_credentials.check_binding(
+            uow.session, link.secret_ref, link.doctor_id, url, link.username
+        )
+    check_literal(link.url.host or "", get_calendar_settings())
     link_id = link_id_for(link.doctor_id, url)
     existing = uow.session.get(CalendarLink, link_id)
     before = (
@@ -58,10 +70,13 @@ def link_calendar(uow: UnitOfWork, ctx: JobContext, link: LinkCalendarPayload) -
         before=before,
         after=values,
     )
-    return {"link_id": str(link_id), "doctor_id": link.doctor_id, "created": existing is None}
+    return Applied(
+        {"link_id": str(link_id), "doctor_id": link.doctor_id, "created": existing is None}
+    )
 
 
-def unlink_calendar(uow: UnitOfWork, ctx: JobContext, ref: LinkRef) -> dict[str, Any]:
+@handles(kinds.UNLINK_CALENDAR)
+def unlink_calendar(uow: UnitOfWork, ctx: JobContext, ref: LinkRef) -> Applied:
     """Remove the link with its imported busy time; events already exported stay remote."""
     row = uow.session.scalars(
         select(CalendarLink).where(
@@ -81,7 +96,7 @@ def unlink_calendar(uow: UnitOfWork, ctx: JobContext, ref: LinkRef) -> dict[str,
         before=before,
         after=None,
     )
-    return {"link_id": str(ref.link_id), "doctor_id": ref.doctor_id, "deleted": True}
+    return Applied({"link_id": str(ref.link_id), "doctor_id": ref.doctor_id, "deleted": True})
 
 
 def load_link(uow: UnitOfWork, ref: LinkRef) -> CalendarLink:

@@ -21,20 +21,32 @@ from caldav.davclient import DAVClient
 from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 
+from shared import calendar_credentials
+from shared.calendar_credentials import Credential
 from shared.calendar_settings import get_calendar_settings
 from shared.db.calendar import CalendarLink, ExportedEvent
 from shared.db.schedule import Appointment
 from shared.db.uow import UnitOfWork
 from shared.domain.calendar_payloads import PublishCalendarPayload
 from shared.domain.ics_export import AppointmentView, calendar, content_hash, event, uid_for
-from shared.errors import Category, SchedqError, Severity, not_found
+from shared.errors import error, not_found
+from shared.patient_data import unseal
+from shared.provider_errors import status_error
 from worker.calendar import metrics as calendar_metrics
 from worker.calendar.breaker import guarded
 from worker.calendar.caldav_client import client_for
-from worker.calendar.providers import status_error
-from worker.pipeline.context import JobContext
+from worker.pipeline.context import Applied, CalendarEvents, JobContext
 
 _HEADERS = {"Content-Type": "text/calendar; charset=utf-8"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a CalDAV client needs: the collection and its checked credential."""
+
+    url: str
+    credential: Credential | None
+    sync_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,18 +87,21 @@ def _appointments(uow: UnitOfWork, link: CalendarLink) -> list[AppointmentView]:
         .order_by(Appointment.starts_at, Appointment.id)
     )
     return [
-        AppointmentView(a.id, a.starts_at, a.ends_at, a.status, a.patient_ref, a.updated_at)
+        AppointmentView(a.id, a.starts_at, a.ends_at, a.status, unseal(a.patient_ref), a.updated_at)
         for a in rows
     ]
 
 
-def publish_calendar(uow: UnitOfWork, ctx: JobContext, p: PublishCalendarPayload) -> dict[str, Any]:
+def publish_calendar(uow: UnitOfWork, ctx: JobContext, p: PublishCalendarPayload) -> Applied:
+    """Bound to its kind by ``worker.calendar.jobs`` (which imports this module lazily)."""
     links = [_publish_link(uow, link) for link in _links(uow, p)]
-    return {
+    events = CalendarEvents(exported=sum(link["sent"] for link in links))
+    result = {
         "doctor_id": p.doctor_id,
         "links": links,
-        "events_synced": {"export": sum(link["sent"] for link in links)},
+        "events_synced": {"export": events.exported},
     }
+    return Applied(result, events=events)
 
 
 def _publish_link(uow: UnitOfWork, link: CalendarLink) -> dict[str, Any]:
@@ -106,8 +121,14 @@ def _publish_link(uow: UnitOfWork, link: CalendarLink) -> dict[str, Any]:
     if pending:
         settings = get_calendar_settings()
 
+        # Checked against the doctor and the collection's origin before any contact.
+        credential = calendar_credentials.for_link(
+            uow.session, link.secret_ref, link.doctor_id, link.url, link.username
+        )
+        target = Target(link.url, credential)
+
         def call() -> list[Sent]:
-            with client_for(link, settings) as client:
+            with client_for(target, settings) as client:
                 return [_put(client, link, a, row) for a, row in pending]
 
         sent = guarded(link.url, call)
@@ -171,13 +192,7 @@ def _resolve(
     fresh = {"If-Match": remote.headers.get("ETag", "")}
     resp = _send(client, href, appt, sequence, fresh)
     if resp.status == 412:
-        raise SchedqError(
-            "CALENDAR_EDIT_RACE",
-            "The exported event kept changing remotely; the publish will be retried.",
-            Category.EXTERNAL_SERVICE,
-            Severity.LOW,
-            retryable=True,
-        )
+        raise error("CALENDAR_EDIT_RACE")
     return resp, sequence, "overwrote_remote_edit"
 
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sa_errors
 
-from shared.errors import Category, SchedqError, Severity, error
+from shared.errors import SchedqError, error
+from shared.provider_errors import status_error
 
 if TYPE_CHECKING:
     import httpx
@@ -37,14 +36,6 @@ _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "0
 _RETRYABLE_SQLSTATES |= {"08006", "08001", "08004", "53300", "53400"}
 
 
-# _err and _fixed build errors from literal fields; only the HTTP/httpx rows still use them,
-# until the provider-codes work (issue 11) moves those rows onto catalogue codes too.
-def _err(
-    code: str, message: str, category: Category, severity: Severity, retryable: bool = False
-) -> SchedqError:
-    return SchedqError(code, message, category, severity, retryable=retryable)
-
-
 def _database(exc: BaseException) -> SchedqError:
     assert isinstance(exc, sa_errors.DBAPIError)
     state = getattr(exc.orig, "sqlstate", None)
@@ -59,71 +50,15 @@ def _database(exc: BaseException) -> SchedqError:
     return error("DATABASE_ERROR")
 
 
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After is either delta-seconds or an HTTP date (RFC 9110 section 10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 def _http_status(exc: httpx.HTTPStatusError) -> SchedqError:
-    status = exc.response.status_code
-    if status == 401:
-        return _err(
-            "PROVIDER_AUTHENTICATION_FAILED",
-            "The calendar provider refused our credentials; an operator must update them.",
-            Category.AUTHENTICATION,
-            Severity.HIGH,
-        )
-    if status == 403:
-        return _err(
-            "PROVIDER_ACCESS_DENIED",
-            "The calendar provider does not allow this access; an operator must grant it.",
-            Category.AUTHORIZATION,
-            Severity.HIGH,
-        )
-    if status == 429 or status >= 500:
-        err = _err(
-            "PROVIDER_RATE_LIMITED" if status == 429 else "PROVIDER_UNAVAILABLE",
-            "The calendar provider is busy or unavailable; the job will be retried.",
-            Category.EXTERNAL_SERVICE,
-            Severity.MEDIUM,
-            retryable=True,
-        )
-        err.retry_after = retry_after_seconds(exc.response.headers.get("Retry-After"))
-        err.details = {"http_status": status}
-        return err
-    err = _err(
-        "PROVIDER_REFUSED",
-        "The calendar provider refused the request.",
-        Category.EXTERNAL_SERVICE,
-        Severity.MEDIUM,
-    )
-    err.details = {"http_status": status}
-    return err
-
-
-def _fixed(
-    code: str, message: str, category: Category, severity: Severity, retryable: bool
-) -> Callable[[BaseException], SchedqError]:
-    return lambda _exc: _err(code, message, category, severity, retryable)
+    # The same table as the calendar code: one HTTP fault, one code, wherever it is met.
+    return status_error(exc.response.status_code, exc.response.headers.get("Retry-After"))
 
 
 def _coded(code: str) -> Callable[[BaseException], SchedqError]:
     """A row whose error is the catalogue's ``code`` whatever the exception says."""
     return lambda _exc: error(code)
 
-
-_RETRY_LATER = "; the job will be retried."
 
 # A type is named as "module.Name" when its module is only imported by some job kinds (httpx:
 # calendar jobs, deferred to keep every worker process small). The row matches only once that
@@ -141,16 +76,12 @@ RULES = [
     ),
     (redis_errors.RedisError, _coded("CACHE_ERROR")),
     ("httpx.HTTPStatusError", _http_status),
-    (
-        "httpx.TimeoutException",
-        _fixed("PROVIDER_TIMEOUT", "The calendar provider did not answer in time" + _RETRY_LATER,
-               Category.TIMEOUT, Severity.MEDIUM, True),
-    ),
-    (
-        "httpx.TransportError",  # connect errors, resets, protocol errors
-        _fixed("PROVIDER_UNREACHABLE", "The calendar provider could not be reached" + _RETRY_LATER,
-               Category.NETWORK, Severity.MEDIUM, True),
-    ),
+    ("httpx.TimeoutException", _coded("CALENDAR_TIMEOUT")),
+    ("httpx.TooManyRedirects",
+     lambda _exc: error("CALENDAR_TOO_MANY_REDIRECTS", limit="the allowed number of")),
+    ("httpx.DecodingError", _coded("CALENDAR_BAD_RESPONSE")),
+    # connect errors, resets, protocol errors
+    ("httpx.TransportError", _coded("CALENDAR_UNREACHABLE")),
     ((SoftTimeLimitExceeded, TimeLimitExceeded, TimeoutError), _coded("JOB_TIMEOUT")),
     ((ConnectionError, OSError), _coded("NETWORK_ERROR")),
 ]  # fmt: skip

@@ -14,18 +14,21 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from shared.db.uow import UnitOfWork
 from shared.errors import Category, SchedqError, error, unknown_kind
 from shared.kinds import KINDS
 from shared.ledger import delivery as ledger_ops
+from shared.patient_data import unseal_payload
 from shared.payloads import parse_payload
 from shared.settings import Settings
-from worker.pipeline.context import JobContext
+from worker.pipeline import services  # noqa: F401  (imported for its handler bindings)
+from worker.pipeline.context import CalendarEvents, Conflicts, JobContext, Refusal
 from worker.pipeline.error_map import classify
-from worker.pipeline.handlers import HANDLERS
+from worker.pipeline.handlers import handler_for
 from worker.reliability import dead_letters
 
 log = logging.getLogger("schedq.executor")
@@ -35,12 +38,23 @@ Action = Literal["succeeded", "rejected", "dead", "retry", "wait", "noop"]
 
 @dataclass(frozen=True)
 class Decision:
+    """What one delivery came to, in the terms the task adapter and the metrics hooks read.
+
+    The job's JSON result is stored on the job, not here: hooks count typed figures only.
+    """
+
     action: Action
     countdown: float | None = None
+    # Why the job is retried, rejected or dead (None when it succeeded).
     error: SchedqError | None = None
     kind: str | None = None
-    # The handler's result (succeeded only): metrics hooks read counts from it.
-    result: dict[str, Any] | None = None
+    # Booked appointments the job collided with and the strategy that settled them: from the
+    # handler's ``Applied`` (succeeded) or a ``Refusal`` (rejected under ``reject``).
+    conflicts: Conflicts | None = None
+    # Calendar events the job wrote, by direction (succeeded calendar jobs).
+    events: CalendarEvents | None = None
+    # Submit to commit of the final status, in seconds (succeeded, rejected, dead only).
+    latency: float | None = None
 
 
 def backoff(settings: Settings, attempt: int, retry_after: float | None = None) -> float:
@@ -63,9 +77,11 @@ _CRASH_LOOP = error("WORKER_CRASH_LOOP")
 _WORKER_LOST = error("WORKER_LOST")
 
 
-def run_delivery(job_id: uuid.UUID, settings: Settings) -> Decision:
+def run_delivery(job_id: uuid.UUID, settings: Settings, previous_ended: bool = False) -> Decision:
+    """``previous_ended``: the task adapter knows the previous delivery ended without its
+    outcome recorded (database down), so that delivery is no worker death."""
     with UnitOfWork() as uow:
-        row = ledger_ops.begin_delivery(uow, job_id)
+        row = ledger_ops.begin_delivery(uow, job_id, previous_ended)
         if row is None:
             # Terminal already (a redelivery or replay of a finished job) or unknown.
             if ledger_ops.status_of(uow, job_id) is not None:
@@ -77,28 +93,39 @@ def run_delivery(job_id: uuid.UUID, settings: Settings) -> Decision:
         uow.commit()
     kind = row.kind
     if row.unfinished_deliveries > settings.max_deliveries:
-        return _conclude(job_id, kind, "dead", _CRASH_LOOP, settings, row.attempts)
+        decision = _conclude(job_id, kind, "dead", _CRASH_LOOP, settings, row.attempts)
+        return _timed(decision, row.created_at)
     ctx = JobContext(job_id, kind, row.correlation_id, row.submitter, row.attempts + 1)
     try:
-        return _apply(ctx, row.payload, row.order_key, row.seq, settings)
+        decision = _apply(ctx, row.payload, row.order_key, row.seq, settings)
     except Exception as exc:
         err = classify(exc)
         if err.category is Category.SYSTEM and not err.retryable:
             log.exception("job %s failed unexpectedly", job_id)
-            return _conclude(job_id, kind, "dead", err, settings, row.attempts)
-        if err.retryable:
-            return _conclude(job_id, kind, "retry", err, settings, row.attempts)
-        return _conclude(job_id, kind, "rejected", err, settings, row.attempts)
+            decision = _conclude(job_id, kind, "dead", err, settings, row.attempts)
+        elif err.retryable:
+            decision = _conclude(job_id, kind, "retry", err, settings, row.attempts)
+        else:
+            decision = _conclude(job_id, kind, "rejected", err, settings, row.attempts)
+    return _timed(decision, row.created_at)
+
+
+def _timed(decision: Decision, created_at: datetime) -> Decision:
+    """Add submit-to-commit latency to a final decision (called right after its commit)."""
+    if decision.action not in ("succeeded", "rejected", "dead"):
+        return decision
+    latency = max(0.0, (datetime.now(UTC) - created_at).total_seconds())
+    return replace(decision, latency=latency)
 
 
 def _apply(
     ctx: JobContext, payload: Any, order_key: str | None, seq: int, settings: Settings
 ) -> Decision:
     kind = KINDS.get(ctx.kind)
-    handler = HANDLERS.get(ctx.kind)
+    handler = handler_for(ctx.kind)
     if kind is None or handler is None:
         raise unknown_kind(ctx.kind)
-    parsed = parse_payload(kind.payload, payload)
+    parsed = parse_payload(kind.payload, unseal_payload(ctx.kind, payload))
     with UnitOfWork() as uow:
         if order_key is not None:
             ledger_ops.lock_order_key(uow, order_key)
@@ -110,10 +137,10 @@ def _apply(
             ledger_ops.requeue(uow, ctx.job_id, settings.order_wait_seconds, count_attempt=False)
             uow.commit()
             return Decision("wait", countdown=settings.order_wait_seconds, kind=ctx.kind)
-        result = handler(uow, ctx, parsed)
-        ledger_ops.finish(uow, ctx.job_id, "succeeded", result=result)
+        applied = handler(uow, ctx, parsed)
+        ledger_ops.finish(uow, ctx.job_id, "succeeded", result=applied.result)
         uow.commit()
-    return Decision("succeeded", kind=ctx.kind, result=result)
+    return Decision("succeeded", kind=ctx.kind, conflicts=applied.conflicts, events=applied.events)
 
 
 def _conclude(
@@ -145,7 +172,8 @@ def _conclude(
         if status == "dead":
             dead_letters.bury(uow, job_id, err, settings)
         uow.commit()
-    return Decision(action, error=err, kind=kind)
+    conflicts = err.conflicts if isinstance(err, Refusal) else None
+    return Decision(action, error=err, kind=kind, conflicts=conflicts)
 
 
 def _unknown_job(job_id: uuid.UUID) -> SchedqError:

@@ -1,45 +1,47 @@
-"""Which service function applies which job kind (the worker half of ``shared.kinds``)."""
+"""Which service function applies which job kind: the worker half of ``shared.kinds``.
+
+A service binds itself beside its definition with ``@handles(kinds.SET_WORKING_PLAN)``; nothing
+here names a kind. ``worker.pipeline.services`` imports every service module so that their
+bindings exist before a job runs. Tests bind their own probe kinds with :func:`bind`.
+"""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from shared.db.uow import UnitOfWork
-from worker.calendar import links as calendar_links
-from worker.pipeline.context import JobContext
-from worker.scheduling import appointments, closures, holidays, plans
+from shared.kinds import KINDS, JobKind
+from worker.pipeline.context import Applied, JobContext
 
-Handler = Callable[[UnitOfWork, JobContext, Any], dict[str, Any]]
+Handler = Callable[[UnitOfWork, JobContext, Any], Applied]
+H = TypeVar("H", bound=Handler)
 
-
-def _deferred(module: str, name: str) -> Handler:
-    """A handler whose module is imported on the first job of its kind, not with the worker.
-
-    Calendar sync and publish need icalendar, recurring_ical_events, caldav (lxml, niquests),
-    httpx and pybreaker: about 20 MiB per process that every worker would otherwise carry from
-    import, copied into each pool child, although only calendar jobs use them.
-    """
-
-    def handler(uow: UnitOfWork, ctx: JobContext, payload: Any) -> dict[str, Any]:
-        apply: Handler = getattr(importlib.import_module(module), name)
-        return apply(uow, ctx, payload)
-
-    handler.__name__ = handler.__qualname__ = name
-    return handler
+_BOUND: dict[str, Handler] = {}
+# Read-only view for tests and docs: kind name -> handler.
+BOUND: Mapping[str, Handler] = MappingProxyType(_BOUND)
 
 
-HANDLERS: dict[str, Handler] = {
-    "set_working_plan": plans.set_working_plan,
-    "add_exception": closures.add_closure,
-    "remove_exception": closures.remove_closure,
-    "set_holidays": holidays.set_holidays,
-    "book_appointment": appointments.book_appointment,
-    "cancel_appointment": appointments.cancel_appointment,
-    "reschedule_appointment": appointments.reschedule_appointment,
-    "link_calendar": calendar_links.link_calendar,
-    "unlink_calendar": calendar_links.unlink_calendar,
-    "sync_calendar": _deferred("worker.calendar.sync", "sync_calendar"),
-    "publish_calendar": _deferred("worker.calendar.publish", "publish_calendar"),
-}
+def bind(kind: JobKind, handler: Handler) -> None:
+    """Make ``handler`` apply jobs of ``kind``; a kind has exactly one handler."""
+    if KINDS.get(kind.name) != kind:
+        raise ValueError(f"job kind {kind.name!r} is not registered in shared.kinds")
+    current = _BOUND.get(kind.name)
+    if current is not None and current is not handler:
+        raise ValueError(f"job kind {kind.name!r} already has a handler: {current.__qualname__}")
+    _BOUND[kind.name] = handler
+
+
+def handles(kind: JobKind) -> Callable[[H], H]:
+    """Decorator form of :func:`bind`, written on the service function itself."""
+
+    def decorate(handler: H) -> H:
+        bind(kind, handler)
+        return handler
+
+    return decorate
+
+
+def handler_for(kind_name: str) -> Handler | None:
+    return _BOUND.get(kind_name)

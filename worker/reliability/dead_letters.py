@@ -52,8 +52,14 @@ def bury(uow: UnitOfWork, job_id: uuid.UUID, err: SchedqError, settings: Setting
             set_={k: stmt.excluded[k] for k in values if k not in ("job_id", "first_failure_at")},
         )
     )
+    # A task id of its own: the job's id would make Flower file this notice under the job's
+    # task and rename it. The job id is the message's argument.
     envelope = Envelope(
-        str(job_id), DEAD_LETTER_TASK, settings.dead_letter_queue, job.correlation_id
+        str(job_id),
+        DEAD_LETTER_TASK,
+        settings.dead_letter_queue,
+        job.correlation_id,
+        task_id=str(uuid.uuid4()),
     )
     # Best effort: the dead-letter row is the truth, a lost notice loses nothing.
     uow.after_commit(lambda: publish_committed(settings, [envelope]))

@@ -6,6 +6,7 @@ the message header the producer set (``shared.ledger.publish``); the job id is t
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
@@ -17,10 +18,25 @@ from shared.settings import get_settings
 _tokens: dict[str, Any] = {}
 
 
+class _NoTracebackForControlFlow(logging.Filter):
+    """Celery logs a task that ended with ``Ignore`` (a per-doctor wait, a duplicate delivery)
+    or an expected ``JobFailed`` (rejected or dead, already recorded) at INFO, yet passes the
+    traceback in the record's ``data``, which the JSON formatter would print on every wait."""
+
+    _QUIET = frozenset({"ignored", "raised expected"})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        data = getattr(record, "data", None)
+        if isinstance(data, dict) and data.get("description") in self._QUIET:
+            record.data = {k: v for k, v in data.items() if k != "traceback"}
+        return True
+
+
 @setup_logging.connect
 def _json_logs(loglevel: Any = None, **_: Any) -> None:
     service = "beat" if "beat" in sys.argv else "worker"
     configure_logging(get_settings(), service, level=loglevel or None)
+    logging.getLogger("celery.app.trace").addFilter(_NoTracebackForControlFlow())
 
 
 @task_prerun.connect

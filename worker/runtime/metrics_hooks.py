@@ -1,7 +1,11 @@
 """Prometheus metrics as Celery signal hooks: services and tasks never touch a metric.
 
 The task adapter leaves the executor's ``Decision`` on ``task.request.schedq_decision``; the hooks
-read the outcome from it, so nothing is queried again. The node's HTTP endpoint runs in the
+read the outcome from its typed fields (action, error, conflicts, calendar events, latency), so
+nothing is queried again and nothing is guessed from a job's result or an error's code. A
+delivery is counted in ``schedq_deliveries_total``; a job once, at its final status, in
+``schedq_jobs_total``; the periodic tasks (reconciler, calendar tick) in
+``schedq_periodic_runs_total``, never as job deliveries. The node's HTTP endpoint runs in the
 worker's main process (which runs no jobs) and merges the pool processes' multiprocess files.
 """
 
@@ -10,28 +14,30 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from celery.signals import (
     task_postrun,
     task_prerun,
-    task_retry,
+    task_received,
     worker_init,
     worker_process_shutdown,
 )
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
 
-from shared import metrics
 from shared.kinds import KINDS
 from shared.settings import get_settings
+from worker.beat_schedule import CALENDAR_TICK_TASK, RECONCILE_TASK
 from worker.pipeline.executor import Decision
+from worker.runtime import metrics
 
 log = logging.getLogger("schedq.metrics")
 
 # Deliveries that did real work; waits, duplicates and dropped messages would blur the latency.
 _TIMED = frozenset({"succeeded", "rejected", "dead", "retry", "error"})
 _started: dict[str, float] = {}
+# Periodic tasks by their label in schedq_periodic_runs_total.
+PERIODIC = {RECONCILE_TASK: "reconcile", CALENDAR_TICK_TASK: "calendar_tick"}
 
 
 def kind_of(task_name: str | None, decision: Decision | None = None) -> str:
@@ -47,56 +53,44 @@ def outcome_of(decision: Decision | None, state: str | None) -> str:
     return decision.action
 
 
-def _count(value: Any) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, list | tuple | dict):
-        return len(value)
-    return 0
-
-
 def _conflicts(kind: str, decision: Decision) -> None:
-    err, result = decision.error, decision.result or {}
-    if err is not None and "CONFLICT" in err.code and err.code != "IDEMPOTENCY_CONFLICT":
-        strategy = str(err.details.get("strategy") or "reject")
-        n = _count(err.details.get("conflicts")) or 1
-    elif _count(result.get("conflicts")):
-        strategy = str(result.get("strategy") or "flag")
-        n = _count(result.get("conflicts"))
-    else:
+    settled = decision.conflicts
+    if settled is not None and settled.count > 0:
+        metrics.CONFLICTS.labels(kind=kind, strategy=settled.strategy).inc(settled.count)
+
+
+def _calendar(decision: Decision) -> None:
+    events = decision.events
+    if events is None:
         return
-    strategy = strategy if strategy in metrics.STRATEGIES else "other"
-    metrics.CONFLICTS.labels(kind=kind, strategy=strategy).inc(n)
-
-
-def _calendar(result: Mapping[str, Any]) -> None:
-    synced = result.get("events_synced")
-    counts: dict[str, int] = {}
-    if isinstance(synced, Mapping):
-        counts = {str(k): _count(v) for k, v in synced.items()}
-    else:
-        for key, direction in (
-            ("imported", "import"),
-            ("exported", "export"),
-            ("removed", "delete"),
-        ):
-            counts[direction] = _count(result.get(key))
-    for direction, n in counts.items():
-        if direction in metrics.DIRECTIONS and n > 0:
+    for direction, n in (
+        ("import", events.imported),
+        ("export", events.exported),
+        ("delete", events.deleted),
+    ):
+        if n > 0:
             metrics.CALENDAR_EVENTS.labels(direction=direction).inc(n)
 
 
 def record(kind: str, decision: Decision | None, state: str | None, seconds: float | None) -> str:
     """Count one finished delivery; returns the outcome label used."""
     outcome = outcome_of(decision, state)
-    metrics.JOBS.labels(kind=kind, outcome=outcome).inc()
+    metrics.DELIVERIES.labels(kind=kind, outcome=outcome).inc()
     if seconds is not None and outcome in _TIMED:
         metrics.DURATION.labels(kind=kind).observe(seconds)
     if decision is None:
         return outcome
     err = decision.error
+    if outcome in metrics.FINAL_OUTCOMES:
+        # The executor decides a final status once per job (under the row lock), so this counts
+        # each job once; duplicates come back as "noop".
+        metrics.JOBS.labels(kind=kind, outcome=outcome).inc()
+        if decision.latency is not None:
+            metrics.LATENCY.labels(kind=kind).observe(decision.latency)
+    if outcome == "wait":
+        metrics.WAITS.labels(kind=kind).inc()
+    if outcome == "retry" and err is not None:
+        metrics.RETRIES.labels(kind=kind, category=str(err.category)).inc()
     if outcome == "dead" and err is not None:
         metrics.DEAD_LETTERS.labels(kind=kind, code=err.code).inc()
     if outcome == "rejected" and err is not None and str(err.category) == "VALIDATION":
@@ -104,9 +98,37 @@ def record(kind: str, decision: Decision | None, state: str | None, seconds: flo
         for code in codes or [err.code]:
             metrics.VALIDATION_FAILURES.labels(code=code).inc()
     _conflicts(kind, decision)
-    if decision.result:
-        _calendar(decision.result)
+    _calendar(decision)
     return outcome
+
+
+def _registered() -> frozenset[str]:
+    return frozenset(k.task_name for k in KINDS.values()) | frozenset(PERIODIC)
+
+
+def _task_label(name: str) -> str:
+    """A registered task's name, else "unknown": a forged message cannot add label values."""
+    return name if name in _registered() else "unknown"
+
+
+def _celery_state(name: str, task: Any, state: str | None) -> None:
+    hostname = str(getattr(getattr(task, "request", None), "hostname", None) or "unknown")
+    label = _task_label(name)
+    if state == "SUCCESS":
+        metrics.CELERY_SUCCEEDED.labels(name=label, hostname=hostname).inc()
+    elif state == "RETRY":
+        metrics.CELERY_RETRIED.labels(name=label, hostname=hostname).inc()
+    elif state == "FAILURE":
+        exc = getattr(getattr(task, "request", None), "schedq_decision", None)
+        exception = "JobFailed" if exc is not None else "error"
+        metrics.CELERY_FAILED.labels(name=label, hostname=hostname, exception=exception).inc()
+
+
+@task_received.connect
+def _received(request: Any = None, **_: Any) -> None:
+    name = str(getattr(request, "name", None) or "")
+    hostname = str(getattr(request, "hostname", None) or "unknown")
+    metrics.CELERY_RECEIVED.labels(name=_task_label(name), hostname=hostname).inc()
 
 
 @task_prerun.connect
@@ -121,17 +143,14 @@ def _finished(
 ) -> None:
     start = _started.pop(task_id or "", None)
     seconds = time.perf_counter() - start if start is not None else None
+    name = str(getattr(task, "name", None) or "")
+    _celery_state(name, task, state)
+    if name in PERIODIC:
+        outcome = "succeeded" if state == "SUCCESS" else "failed"
+        metrics.PERIODIC.labels(task=PERIODIC[name], outcome=outcome).inc()
+        return
     decision = getattr(getattr(task, "request", None), "schedq_decision", None)
-    record(kind_of(getattr(task, "name", None), decision), decision, state, seconds)
-
-
-@task_retry.connect
-def _retried(sender: Any = None, request: Any = None, **_: Any) -> None:
-    decision = getattr(request, "schedq_decision", None)
-    # "wait" also retries (per-doctor order), but nothing failed: not a retry for operators.
-    if decision is not None and decision.action == "retry" and decision.error is not None:
-        kind = kind_of(getattr(sender, "name", None), decision)
-        metrics.RETRIES.labels(kind=kind, category=str(decision.error.category)).inc()
+    record(kind_of(name, decision), decision, state, seconds)
 
 
 def registry() -> CollectorRegistry:
@@ -144,7 +163,11 @@ def registry() -> CollectorRegistry:
 
 
 @worker_init.connect
-def _serve_metrics(**_: Any) -> None:
+def _serve_metrics(sender: Any = None, **_: Any) -> None:
+    metrics.initialise(tuple(KINDS), tuple(PERIODIC.values()))
+    hostname = getattr(sender, "hostname", None)
+    if hostname:
+        metrics.initialise_celery(tuple(sorted(_registered())), str(hostname))
     settings = get_settings()
     if not settings.metrics_port:
         return

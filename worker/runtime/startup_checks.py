@@ -1,4 +1,5 @@
-"""Refuse to start a worker whose Celery settings could lose, duplicate or loop jobs."""
+"""Refuse to start a worker whose Celery settings could lose, duplicate or loop jobs, or leave a
+job without an enforced deadline."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from shared.crypto import require_keys
 from shared.settings import Settings
 from worker.runtime.config import SCREENING_CONSUMER
 
@@ -14,8 +16,30 @@ class UnsafeConfig(RuntimeError):
     pass
 
 
-def problems(conf: Mapping[str, Any], settings: Settings) -> list[str]:
+# Pools in which Celery enforces task_time_limit / task_soft_time_limit: only prefork (the
+# parent kills or signals the child). threads, eventlet, gevent and solo ignore both, so a job
+# stuck in a provider call or a lock would never be stopped.
+TIME_LIMITED_POOLS = frozenset({"prefork", "processes"})
+
+
+def pool_name(pool: object) -> str:
+    """'threads' for ``-P threads`` and for celery.concurrency.thread.TaskPool alike."""
+    if pool is None:
+        return "prefork"
+    if isinstance(pool, str):
+        return pool.rsplit(":", 1)[0].rsplit(".", 1)[-1].lower()
+    module = getattr(pool, "__module__", "")
+    return {"thread": "threads"}.get(module.rsplit(".", 1)[-1], module.rsplit(".", 1)[-1])
+
+
+def problems(conf: Mapping[str, Any], settings: Settings, pool: object = None) -> list[str]:
     out: list[str] = []
+    name = pool_name(pool if pool is not None else conf.get("worker_pool"))
+    if name not in TIME_LIMITED_POOLS:
+        out.append(
+            f"the {name} pool enforces no time limit (SCHEDQ_TIME_LIMIT); run workers with"
+            " --pool prefork so every job has a deadline"
+        )
     if conf.get("task_serializer") != "json" or set(conf.get("accept_content") or ()) != {"json"}:
         out.append("only JSON may be accepted (pickle would run code from the broker)")
     if not conf.get("task_acks_late") or not conf.get("task_reject_on_worker_lost"):
@@ -35,18 +59,19 @@ def problems(conf: Mapping[str, Any], settings: Settings) -> list[str]:
         out.append(f"worker_consumer must be {SCREENING_CONSUMER} (poison messages are screened)")
     if not conf.get("worker_send_task_events"):
         out.append("task events must be on (Flower needs them)")
+    out += require_keys(settings.env, settings.encryption_keys)
     return out
 
 
-def check(conf: Mapping[str, Any], settings: Settings) -> None:
-    found = problems(conf, settings)
+def check(conf: Mapping[str, Any], settings: Settings, pool: object = None) -> None:
+    found = problems(conf, settings, pool)
     if found:
         raise UnsafeConfig("unsafe worker configuration: " + "; ".join(found))
 
 
-def exit_if_unsafe(conf: Mapping[str, Any], settings: Settings) -> None:
+def exit_if_unsafe(conf: Mapping[str, Any], settings: Settings, pool: object = None) -> None:
     """Stop the process with one line per problem and exit code 2."""
-    found = problems(conf, settings)
+    found = problems(conf, settings, pool)
     for problem in found:
         print(f"schedq: unsafe worker configuration: {problem}", file=sys.stderr)
     if found:

@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from shared import kinds
 from shared.db.schedule import ACTIVE_APPOINTMENT_STATUSES, Appointment
 from shared.db.uow import UnitOfWork
 from shared.domain.appointments import (
@@ -19,9 +20,11 @@ from shared.domain.appointments import (
     RescheduleAppointmentPayload,
 )
 from shared.domain.booking import BookingCheck, check_booking
-from shared.errors import SchedqError, error, not_found, validation_failed
+from shared.errors import SchedqError, error, not_found, validation_failed, violation_details
+from shared.patient_data import seal
 from shared.schedule_reader import load_inputs
-from worker.pipeline.context import JobContext
+from worker.pipeline.context import Applied, JobContext
+from worker.pipeline.handlers import handles
 from worker.scheduling import audit, doctors
 from worker.scheduling.conflicts import appointment_state
 
@@ -32,7 +35,7 @@ def schedule_conflict(check: BookingCheck) -> SchedqError:
     """The error the exclusion constraint's SQLSTATE 23P01 maps to (worker.pipeline.error_map)."""
     return error(
         "SCHEDULE_CONFLICT",
-        details={"violations": [v.as_dict() for v in check.violations]},
+        details=violation_details(check.violations),
     )
 
 
@@ -56,22 +59,16 @@ VALUES (%(id)s, %(doctor_id)s, %(starts_at)s, %(ends_at)s, %(seat)s, %(status)s,
 """
 
 
-def book_appointment(
-    uow: UnitOfWork, ctx: JobContext, payload: BookAppointmentPayload
-) -> dict[str, Any]:
+@handles(kinds.BOOK_APPOINTMENT)
+def book_appointment(uow: UnitOfWork, ctx: JobContext, payload: BookAppointmentPayload) -> Applied:
     start, end = payload.starts_at.astimezone(UTC), payload.ends_at.astimezone(UTC)
     seat = _checked(uow, payload.doctor_id, start, end)
     ident = payload.appointment_id or uuid.uuid5(NAMESPACE, str(ctx.job_id))
-    state = {
-        "starts_at": start,
-        "ends_at": end,
-        "seat": seat,
-        "status": payload.status,
-        "patient_ref": payload.patient_ref,
-    }
+    state = {"starts_at": start, "ends_at": end, "seat": seat, "status": payload.status}
     # Plain SQL, the statement every booking runs (see UnitOfWork.sql for why). The exclusion
-    # constraint speaks here (23P01 -> SCHEDULE_CONFLICT).
-    uow.sql(_INSERT, {**state, "id": ident, "doctor_id": payload.doctor_id, "job_id": ctx.job_id})
+    # constraint speaks here (23P01 -> SCHEDULE_CONFLICT). The reference is stored sealed.
+    row = {**state, "patient_ref": seal(payload.patient_ref)}
+    uow.sql(_INSERT, {**row, "id": ident, "doctor_id": payload.doctor_id, "job_id": ctx.job_id})
     after = {**state, "starts_at": start.isoformat(), "ends_at": end.isoformat()}
     return _done(uow, ctx, payload.doctor_id, ident, {**after, "needs_reschedule": False}, "booked")
 
@@ -90,9 +87,10 @@ def _active(uow: UnitOfWork, doctor_id: str, appointment_id: uuid.UUID) -> Appoi
     return row
 
 
+@handles(kinds.CANCEL_APPOINTMENT)
 def cancel_appointment(
     uow: UnitOfWork, ctx: JobContext, payload: CancelAppointmentPayload
-) -> dict[str, Any]:
+) -> Applied:
     row = _active(uow, payload.doctor_id, payload.appointment_id)
     before = appointment_state(row)
     row.status = payload.status
@@ -100,9 +98,10 @@ def cancel_appointment(
     return _done(uow, ctx, row.doctor_id, row.id, appointment_state(row), "cancelled", before)
 
 
+@handles(kinds.RESCHEDULE_APPOINTMENT)
 def reschedule_appointment(
     uow: UnitOfWork, ctx: JobContext, payload: RescheduleAppointmentPayload
-) -> dict[str, Any]:
+) -> Applied:
     row = _active(uow, payload.doctor_id, payload.appointment_id)
     before = appointment_state(row)
     start, end = payload.starts_at.astimezone(UTC), payload.ends_at.astimezone(UTC)
@@ -122,7 +121,7 @@ def _done(
     after: dict[str, Any],
     action: str,
     before: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Applied:
     version = doctors.bump_version(uow, doctor_id)
     audit.record(
         uow,
@@ -133,12 +132,14 @@ def _done(
         before=before,
         after=after,
     )
-    return {
-        "doctor_id": doctor_id,
-        "appointment_id": str(appointment_id),
-        "starts_at": after["starts_at"],
-        "ends_at": after["ends_at"],
-        "seat": after["seat"],
-        "status": after["status"],
-        "schedule_version": version,
-    }
+    return Applied(
+        {
+            "doctor_id": doctor_id,
+            "appointment_id": str(appointment_id),
+            "starts_at": after["starts_at"],
+            "ends_at": after["ends_at"],
+            "seat": after["seat"],
+            "status": after["status"],
+            "schedule_version": version,
+        }
+    )

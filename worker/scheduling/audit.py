@@ -9,11 +9,14 @@ from psycopg.types.json import Jsonb
 from shared.db.uow import UnitOfWork
 from worker.pipeline.context import JobContext
 
-# Plain SQL: every applied job writes at least one row (see UnitOfWork.sql for why).
+# Plain SQL: every applied job writes at least one row (see UnitOfWork.sql for why). ``at`` is
+# the wall clock when the change is made (clock_timestamp()), not the transaction's start
+# (now()), which precedes any wait for the doctor's lock.
 _INSERT = """
-INSERT INTO audit_log (job_id, correlation_id, actor, entity, entity_id, action, before, after)
-VALUES (%(job_id)s, %(correlation_id)s, %(actor)s, %(entity)s, %(entity_id)s, %(action)s,
-        %(before)s, %(after)s)
+INSERT INTO audit_log (at, job_id, correlation_id, actor, entity, entity_id, action, before,
+                       after)
+VALUES (clock_timestamp(), %(job_id)s, %(correlation_id)s, %(actor)s, %(entity)s, %(entity_id)s,
+        %(action)s, %(before)s, %(after)s)
 """
 
 

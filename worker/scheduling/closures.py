@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shared import kinds
 from shared.db.domain import ScheduleClosure
 from shared.db.uow import UnitOfWork
 from shared.domain.closures import AddClosurePayload, RemoveClosurePayload, resolve_closure
+from shared.domain.plan import Strategy
 from shared.errors import Violation, not_found, validation_failed
 from shared.settings import get_settings
-from worker.pipeline.context import JobContext
+from worker.pipeline.context import Applied, JobContext, settled
+from worker.pipeline.handlers import handles
 from worker.scheduling import audit, conflicts, doctors
 
 
@@ -29,8 +32,9 @@ def _finish(
     doctor: doctors.LockedDoctor,
     row: ScheduleClosure,
     action: str,
-    settled: list[dict[str, Any]],
-) -> dict[str, Any]:
+    collided: list[dict[str, Any]],
+    strategy: Strategy,
+) -> Applied:
     version = doctors.bump_version(uow, doctor.id)
     state = _state(row)
     audit.record(
@@ -48,12 +52,13 @@ def _finish(
         **{k: v for k, v in state.items() if k != "local"},
         "schedule_version": version,
     }
-    if settled:
-        result["conflicts"] = settled
-    return result
+    if collided:
+        result["conflicts"] = collided
+    return Applied(result, conflicts=settled(len(collided), strategy))
 
 
-def add_closure(uow: UnitOfWork, ctx: JobContext, payload: AddClosurePayload) -> dict[str, Any]:
+@handles(kinds.ADD_CLOSURE)
+def add_closure(uow: UnitOfWork, ctx: JobContext, payload: AddClosurePayload) -> Applied:
     doctor = doctors.ensure_locked(uow, payload.doctor_id, None)
     settings = get_settings()
     business = (settings.business_hours_start, settings.business_hours_end)
@@ -80,26 +85,25 @@ def add_closure(uow: UnitOfWork, ctx: JobContext, payload: AddClosurePayload) ->
     )
     uow.session.add(row)
     # Opening time cannot strand a booking; closing time can.
-    settled = (
+    collided = (
         []
         if payload.kind == "override_open"
         else conflicts.settle(uow, ctx, doctor, payload.on_conflict, span[0], span[1])
     )
-    return _finish(uow, ctx, doctor, row, "added", settled)
+    return _finish(uow, ctx, doctor, row, "added", collided, payload.on_conflict)
 
 
-def remove_closure(
-    uow: UnitOfWork, ctx: JobContext, payload: RemoveClosurePayload
-) -> dict[str, Any]:
+@handles(kinds.REMOVE_CLOSURE)
+def remove_closure(uow: UnitOfWork, ctx: JobContext, payload: RemoveClosurePayload) -> Applied:
     doctor = doctors.ensure_locked(uow, payload.doctor_id, None)
     row = uow.session.get(ScheduleClosure, (doctor.id, payload.exception_id))
     if row is None:
         raise not_found("exception", payload.exception_id)
     uow.session.delete(row)
     # Removing closed time cannot strand a booking; removing opened time can.
-    settled = (
+    collided = (
         conflicts.settle(uow, ctx, doctor, payload.on_conflict, row.starts_at, row.ends_at)
         if row.kind == "override_open"
         else []
     )
-    return _finish(uow, ctx, doctor, row, "removed", settled)
+    return _finish(uow, ctx, doctor, row, "removed", collided, payload.on_conflict)

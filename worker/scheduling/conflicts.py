@@ -19,31 +19,39 @@ from typing import Any
 from shared.db.schedule import Appointment
 from shared.db.uow import UnitOfWork
 from shared.domain.conflicts import Conflict, find_conflicts
-from shared.errors import error
+from shared.errors import MAX_VIOLATIONS, error
 from shared.schedule_reader import DoctorRef, active_appointments, booking_of, load_inputs
-from worker.pipeline.context import JobContext
+from worker.pipeline.context import Conflicts, JobContext, Refusal
 from worker.scheduling import audit
 
 Strategy = Callable[[UnitOfWork, JobContext, list[Conflict]], None]
 
 
 def appointment_state(row: Appointment) -> dict[str, Any]:
+    """An appointment as audit rows record it: no patient reference (the row's id names the
+    appointment, whose reference is sealed and falls under retention; audit rows never can)."""
     return {
         "starts_at": row.starts_at.isoformat(),
         "ends_at": row.ends_at.isoformat(),
         "seat": row.seat,
         "status": row.status,
-        "patient_ref": row.patient_ref,
         "needs_reschedule": row.needs_reschedule,
     }
 
 
 def _reject(uow: UnitOfWork, ctx: JobContext, conflicts: list[Conflict]) -> None:
-    raise error(
+    err = error(
         "BOOKED_APPOINTMENTS_CONFLICT",
         count=len(conflicts),
-        details={"strategy": "reject", "conflicts": [c.as_dict() for c in conflicts]},
+        # Capped like validation errors: the first ones to act on, and how many there are.
+        details={
+            "strategy": "reject",
+            "conflicts": [c.as_dict() for c in conflicts[:MAX_VIOLATIONS]],
+            "conflict_count": len(conflicts),
+        },
     )
+    # The typed figure rides on the error: metrics count it without reading the details.
+    raise Refusal.of(err, Conflicts(len(conflicts), "reject"))
 
 
 def _mark(

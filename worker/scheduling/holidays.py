@@ -8,17 +8,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
+from shared import kinds
 from shared.db.domain import DoctorHolidayCalendar, HolidayCalendar, HolidayDate
 from shared.db.uow import UnitOfWork
 from shared.domain.holidays import SetHolidaysPayload, check_holidays
 from shared.domain.timeline import day_bounds
 from shared.errors import validation_failed
 from shared.ledger import delivery as ledger_ops
-from worker.pipeline.context import JobContext
+from worker.pipeline.context import Applied, JobContext, settled
+from worker.pipeline.handlers import handles
 from worker.scheduling import audit, conflicts, doctors
 
 
-def set_holidays(uow: UnitOfWork, ctx: JobContext, payload: SetHolidaysPayload) -> dict[str, Any]:
+@handles(kinds.SET_HOLIDAYS)
+def set_holidays(uow: UnitOfWork, ctx: JobContext, payload: SetHolidaysPayload) -> Applied:
     violations = check_holidays(payload)
     if violations:
         raise validation_failed(violations)
@@ -56,12 +59,12 @@ def set_holidays(uow: UnitOfWork, ctx: JobContext, payload: SetHolidaysPayload) 
             insert(DoctorHolidayCalendar),
             [{"doctor_id": d, "calendar": name} for d in payload.doctor_ids],
         )
-    settled: list[dict[str, Any]] = []
+    collided: list[dict[str, Any]] = []
     for doctor in locked.values():
         zone = ZoneInfo(doctor.time_zone)
         for day in payload.dates:
             start, end = day_bounds(day.date, zone)
-            settled += conflicts.settle(uow, ctx, doctor, payload.on_conflict, start, end)
+            collided += conflicts.settle(uow, ctx, doctor, payload.on_conflict, start, end)
     versions = {d: doctors.bump_version(uow, d) for d in affected}
     audit.record(
         uow,
@@ -83,6 +86,6 @@ def set_holidays(uow: UnitOfWork, ctx: JobContext, payload: SetHolidaysPayload) 
         "doctor_ids": sorted(payload.doctor_ids),
         "schedule_versions": versions,
     }
-    if settled:
-        result["conflicts"] = settled
-    return result
+    if collided:
+        result["conflicts"] = collided
+    return Applied(result, conflicts=settled(len(collided), payload.on_conflict))

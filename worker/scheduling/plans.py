@@ -7,13 +7,15 @@ from zoneinfo import ZoneInfo
 
 from psycopg.types.json import Jsonb
 
+from shared import kinds
 from shared.db.uow import UnitOfWork
 from shared.domain.plan import WEEKDAYS, WorkingPlanPayload
 from shared.domain.plan_rules import check_plan
 from shared.domain.timeline import local_instant, shift_windows
 from shared.errors import validation_failed
 from shared.settings import get_settings
-from worker.pipeline.context import JobContext
+from worker.pipeline.context import Applied, JobContext, settled
+from worker.pipeline.handlers import handles
 from worker.scheduling import audit, conflicts, doctors
 
 
@@ -52,7 +54,8 @@ RETURNING (SELECT to_jsonb(current) FROM current) AS before,
 """
 
 
-def set_working_plan(uow: UnitOfWork, ctx: JobContext, plan: WorkingPlanPayload) -> dict[str, Any]:
+@handles(kinds.SET_WORKING_PLAN)
+def set_working_plan(uow: UnitOfWork, ctx: JobContext, plan: WorkingPlanPayload) -> Applied:
     settings = get_settings()
     violations = check_plan(plan, settings.business_hours_start, settings.business_hours_end)
     if violations:
@@ -73,7 +76,7 @@ def set_working_plan(uow: UnitOfWork, ctx: JobContext, plan: WorkingPlanPayload)
     }
     before, later = tuple(uow.sql(_UPSERT, params).one())
     zone = ZoneInfo(plan.time_zone)
-    settled = conflicts.settle(
+    collided = conflicts.settle(
         uow,
         ctx,
         doctor,
@@ -99,6 +102,6 @@ def set_working_plan(uow: UnitOfWork, ctx: JobContext, plan: WorkingPlanPayload)
     }
     if unused := unused_minutes(plan):
         result["unused_minutes"] = unused
-    if settled:
-        result["conflicts"] = settled
-    return result
+    if collided:
+        result["conflicts"] = collided
+    return Applied(result, conflicts=settled(len(collided), plan.on_conflict))

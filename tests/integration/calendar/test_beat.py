@@ -75,7 +75,7 @@ def test_beat_schedule_names_registered_tasks() -> None:
     from worker.app import app
 
     schedule = app.conf.beat_schedule
-    assert set(schedule) == {"schedq-reconcile", "calendar-enqueue-due-syncs"}
+    assert set(schedule) == {"schedq-reconcile", "schedq-retention", "calendar-enqueue-due-syncs"}
     for entry in schedule.values():
         assert entry["task"] in app.tasks
     entry = schedule["calendar-enqueue-due-syncs"]

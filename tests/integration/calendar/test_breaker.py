@@ -41,7 +41,7 @@ def test_breaker_opens_after_repeated_failures_and_a_probe_closes_it(
     assert codes[2] == "CALENDAR_PROVIDER_CIRCUIT_OPEN"  # the third failure trips it
     assert fresh_feed.hits["/f.ics"] == 3
     host = breaker.host_of(url)
-    opened = REGISTRY.get_sample_value("schedq_calendar_breaker_opened_total", {"host": host})
+    opened = REGISTRY.get_sample_value("schedq_breaker_opened_total", {"provider": host})
     assert opened == 1
 
     # Another worker process (no in-process breaker yet) reads the open state from Redis.

@@ -156,7 +156,7 @@ def test_caldav_faults_map_to_the_error_model(
     err = caught.value
     assert (err.category, err.retryable, err.retry_after) == (category, retryable, retry_after)
     if not retryable:
-        assert "refused the credentials" in err.message
+        assert "an operator must" in err.message
     assert busy(link_id) == []
     # A success afterwards resets the host's breaker counter (consecutive failures only).
     assert run("sync_calendar", {"doctor_id": doctor, "link_id": link_id})["fetched"] == "full"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import uuid
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -12,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from shared.db.calendar import CalendarLink
+from shared.db.calendar import CalendarCredential, CalendarLink
 from shared.db.jobs import AuditEntry
 from shared.db.schedule import Appointment
 from shared.db.uow import UnitOfWork
@@ -21,14 +20,17 @@ from shared.schedule_reader import load_external_busy
 from tests.calendar_servers import FeedServer, Route
 from tests.calendar_support import (
     add_appointment,
+    add_credential,
     busy,
     ics,
     make_doctor,
     next_monday,
     run,
+    run_applied,
     stamp,
     vevent,
 )
+from worker.pipeline.context import CalendarEvents, Conflicts
 
 pytestmark = pytest.mark.usefixtures("database_url", "redis_url")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -120,9 +122,13 @@ def test_changed_feed_moves_and_deletes_and_bumps_the_schedule_version(
     sync(doctor, link_id)
     feed_server.routes[path] = Route(feed_body(uid, moved=True, with_lunch=False))
     before = feed_server.hits[path]
-    changed = sync(doctor, link_id)
+    applied = run_applied("sync_calendar", {"doctor_id": doctor, "link_id": link_id})
+    changed = applied.result
     assert feed_server.hits[path] - before == 1
     assert changed["changes"] == {"inserted": 0, "updated": 1, "deleted": 1}
+    # What metrics count (typed), and the stored result's keys that producers read.
+    assert applied.events == CalendarEvents(imported=1, deleted=1)
+    assert changed["events_synced"] == {"import": 1, "delete": 1}
     assert changed["schedule_version"] >= 1
     uids = {u for u, _, _, _ in busy(link_id)}
     assert f"lunch-{uid}" not in uids
@@ -148,10 +154,17 @@ def test_busy_time_over_a_booked_appointment_is_a_conflict_and_the_booking_stays
     doctor = make_doctor(f"cf-{uid}")
     appt = add_appointment(doctor, datetime.combine(next_monday(), time(10, 30), BERLIN))
     feed_server.routes[f"/{uid}.ics"] = Route(feed_body(uid))
-    outcome = sync(doctor, link(doctor, feed_server.url(f"/{uid}.ics")))
-    assert outcome["conflict_count"] == 1
+    link_id = link(doctor, feed_server.url(f"/{uid}.ics"))
+    applied = run_applied("sync_calendar", {"doctor_id": doctor, "link_id": link_id})
+    assert applied.conflicts == Conflicts(1, "report")
+    outcome = applied.result
+    assert (outcome["conflict_count"], outcome["strategy"]) == (1, "report")
     assert outcome["conflicts"][0]["appointment_id"] == str(appt)
     assert outcome["conflicts"][0]["uid"] == f"weekly-{uid}"
+    # The next sync finds the feed unchanged: the standing conflict is listed, not counted again.
+    again = run_applied("sync_calendar", {"doctor_id": doctor, "link_id": link_id})
+    assert again.result["fetched"] in ("not_modified", "unchanged")
+    assert again.result["conflict_count"] == 1 and again.conflicts is None
     with UnitOfWork() as uow:
         booked = uow.session.get(Appointment, appt)
         assert booked is not None and booked.status == "booked"
@@ -165,7 +178,7 @@ def test_busy_time_over_a_booked_appointment_is_a_conflict_and_the_booking_stays
          "ICS_EVENT_WITHOUT_UID"),
         (ics("BEGIN:VEVENT\nUID:x\nDTSTART:2026-12-01\nEND:VEVENT"), "ICS_MALFORMED"),
         (b"BEGIN:VCALENDAR\r\n" + b"X-PAD:" + b"x" * 70_000 + b"\r\nEND:VCALENDAR\r\n",
-         "ICS_TOO_LARGE"),
+         "CALENDAR_RESPONSE_TOO_LARGE"),
     ],
 )  # fmt: skip
 def test_bad_feed_applies_nothing_and_names_the_problem(
@@ -223,7 +236,7 @@ def test_provider_faults_map_to_the_error_model(
     )
     assert "127.0.0.1" not in err.message
     if category in (Category.AUTHENTICATION, Category.AUTHORIZATION):
-        assert "refused the credentials" in err.message
+        assert "an operator must" in err.message
 
 
 def test_connection_refused_is_a_retryable_network_error(uid: str) -> None:
@@ -236,20 +249,22 @@ def test_connection_refused_is_a_retryable_network_error(uid: str) -> None:
     assert (caught.value.category, caught.value.retryable) == (Category.NETWORK, True)
 
 
-def test_secret_comes_from_the_environment_and_is_stored_nowhere(
+def test_secret_comes_from_a_registered_credential_and_is_stored_encrypted(
     feed_server: FeedServer, uid: str
 ) -> None:
     secret = f"s3cret-{uid}"
-    os.environ[f"SCHEDQ_SECRET_FEED_{uid.upper()}"] = secret
     expected = "Basic " + base64.b64encode(f"doc:{secret}".encode()).decode()
     feed_server.routes[f"/{uid}.ics"] = Route(feed_body(uid), auth=expected)
     doctor = make_doctor(f"sec-{uid}")
+    add_credential(f"FEED_{uid}", doctor, feed_server.url("/"), secret, username="doc")
     link_id = link(doctor, feed_server.url(f"/{uid}.ics"), username="doc", secret_ref=f"FEED_{uid}")
     assert sync(doctor, link_id)["changes"]["inserted"] == 5
     with UnitOfWork() as uow:
         row = uow.session.get(CalendarLink, uuid.UUID(link_id))
         assert row is not None and row.secret_ref == f"FEED_{uid}"
-        stored = [str(vars(row))] + [
+        cred = uow.session.get(CalendarCredential, f"FEED_{uid}")
+        assert cred is not None
+        stored = [str(vars(row)), str(vars(cred))] + [
             str(a.after)
             for a in uow.session.scalars(select(AuditEntry).where(AuditEntry.entity_id == link_id))
         ]
@@ -268,20 +283,19 @@ def test_unlink_removes_the_link_and_its_busy_time(feed_server: FeedServer, uid:
                                   datetime.max.replace(tzinfo=UTC)) == []  # fmt: skip
 
 
-def test_private_feed_token_is_substituted_from_the_environment(
+def test_private_feed_token_is_substituted_from_a_registered_credential(
     feed_server: FeedServer, uid: str
 ) -> None:
     token = f"tok{uid}"
     feed_server.routes[f"/private/{token}/basic.ics"] = Route(feed_body(uid))
     doctor = make_doctor(f"tok-{uid}")
-    link_id = link(
-        doctor, feed_server.url("/private/{secret}/basic.ics"), secret_ref=f"TOKEN_{uid}"
-    )
-    with pytest.raises(SchedqError) as caught:  # the workers lack the variable
-        sync(doctor, link_id)
-    assert caught.value.code == "CALENDAR_SECRET_MISSING"
+    url = feed_server.url("/private/{secret}/basic.ics")
+    with pytest.raises(SchedqError) as caught:  # nobody registered it
+        link(doctor, url, secret_ref=f"TOKEN_{uid}")
+    assert caught.value.code == "CALENDAR_CREDENTIAL_MISSING"
     assert not caught.value.retryable
-    os.environ[f"SCHEDQ_SECRET_TOKEN_{uid.upper()}"] = token
+    add_credential(f"TOKEN_{uid}", doctor, url, token)
+    link_id = link(doctor, url, secret_ref=f"TOKEN_{uid}")
     assert sync(doctor, link_id)["changes"]["inserted"] == 5
     with UnitOfWork() as uow:
         row = uow.session.get(CalendarLink, uuid.UUID(link_id))

@@ -15,7 +15,15 @@ from shared.db.calendar import ExportedEvent
 from shared.db.schedule import Appointment
 from shared.db.uow import UnitOfWork
 from tests.calendar_servers import RadicaleServer
-from tests.calendar_support import add_appointment, busy, make_doctor, next_monday, run
+from tests.calendar_support import (
+    add_appointment,
+    busy,
+    make_doctor,
+    next_monday,
+    run,
+    run_applied,
+)
+from worker.pipeline.context import CalendarEvents
 
 pytestmark = pytest.mark.usefixtures("database_url", "redis_url")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -31,8 +39,13 @@ def setup(radicale: RadicaleServer, uid: str, direction: str = "export") -> tupl
 def publish(radicale: RadicaleServer, doctor: str) -> dict[str, Any]:
     radicale.requests.clear()
     radicale.conditions.clear()
-    result = run("publish_calendar", {"doctor_id": doctor})
+    applied = run_applied("publish_calendar", {"doctor_id": doctor})
+    result = applied.result
     assert len(result["links"]) == 1
+    sent = result["links"][0]["sent"]
+    # Metrics count the typed figure; the stored result keeps its events_synced key.
+    assert applied.events == CalendarEvents(exported=sent) and applied.conflicts is None
+    assert result["events_synced"] == {"export": sent}
     return dict(result["links"][0])
 
 
