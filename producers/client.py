@@ -69,7 +69,7 @@ class Client:
         from shared.availability import get_availability
 
         if self._cache is None:
-            self._cache = AvailabilityCache(self.settings.broker_url)
+            self._cache = AvailabilityCache(self.settings.state_redis_url)
         return get_availability(self._cache, doctor_id, start, end)
 
     def wait(self, job_id: str, timeout: float = 30.0, poll: float = 0.1) -> JobView:

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     app_db_role: str = Field("schedq_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     app_db_password: SecretStr | None = None
     broker_url: str = "redis://127.0.0.1:6379/0"
+    # Redis for shared state that is not the broker (the availability cache, the calendar
+    # breaker's state). Unset: the broker's URL when the broker is Redis, else none (each
+    # process then keeps that state to itself; docs/scaling.md).
+    redis_url: str | None = None
+    # RabbitMQ's consumer_timeout (rabbitmq.conf; 30 min by default): a message held unacked
+    # longer is taken back and the channel closed. The hard time limit must stay below it.
+    amqp_consumer_timeout_seconds: int = Field(1800, ge=60)
 
     schedule_queue: str = "schedule"
     calendar_queue: str = "calendar"
@@ -75,6 +82,12 @@ class Settings(BaseSettings):
     # `running` before the reconciler decides its worker died and republishes it.
     reconcile_interval_seconds: float = Field(30.0, gt=0)
     reconcile_running_margin_seconds: int = Field(30, ge=1)
+    # A standby beat asks for the lead this often; a leader checks it still leads as often.
+    # It bounds a takeover after the leader dies (docs/scaling.md).
+    beat_standby_poll_seconds: float = Field(2.0, gt=0, le=60)
+    # How many worker nodes the deployment runs: a node warns at start when all of them
+    # together could open more database connections than max_connections (docs/scaling.md).
+    worker_nodes: int = Field(1, ge=1, le=10_000)
 
     # Retention (worker.reliability.retention, run by beat every retention_interval_seconds):
     # days after a job finished that its payload is kept, after a booking was rejected that its
@@ -125,9 +138,33 @@ class Settings(BaseSettings):
     @field_validator("broker_url")
     @classmethod
     def _redis_or_amqp(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "redis+socket://", "amqp://")):
-            raise ValueError("must be a redis://, rediss://, redis+socket:// or amqp:// URL")
+        if not value.startswith(
+            ("redis://", "rediss://", "redis+socket://", "amqp://", "amqps://")
+        ):
+            raise ValueError(
+                "must be a redis://, rediss://, redis+socket://, amqp:// or amqps:// URL"
+            )
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_only(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value or None
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        return self.broker_url.startswith(("amqp://", "amqps://"))
+
+    @property
+    def state_redis_url(self) -> str | None:
+        """Where shared state other than messages lives: SCHEDQ_REDIS_URL, or a Redis broker."""
+        if self.redis_url:
+            return self.redis_url
+        if self.broker_is_amqp:
+            return None
+        return self.broker_url.replace("redis+socket://", "unix://", 1)
 
     @field_validator("encryption_keys", mode="before")
     @classmethod

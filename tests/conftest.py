@@ -4,12 +4,18 @@ The machine's PostgreSQL (SCHEDQ_TEST_PG_ADMIN) and Redis (SCHEDQ_TEST_REDIS) ar
 every run, so each run creates its own database ``schedq_test_<random>`` and claims a free Redis
 logical db (a NX key in db 0 marks the claim). Environment variables are set at import so every
 process a test starts (workers, CLI) reads the same settings.
+
+One setting picks the broker: ``SCHEDQ_TEST_BROKER=redis`` (default: the run's Redis db) or
+``amqp`` (the machine's RabbitMQ, SCHEDQ_TEST_AMQP). RabbitMQ's management plugin is not enabled
+here, so a run gets no vhost of its own: its queues carry the run's prefix instead, and are
+deleted at the end. Redis stays the availability cache and breaker store (SCHEDQ_REDIS_URL).
 """
 
 from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import os
 import secrets
 import time
@@ -68,13 +74,61 @@ else:
     # Released when this test process ends, whether or not a test used Redis.
     atexit.register(_release_redis_db, REDIS_DB)
 os.environ["SCHEDQ_TEST_REDIS_DB"] = str(REDIS_DB)  # xdist-free: child processes inherit
-BROKER_URL = f"{REDIS_BASE}/{REDIS_DB}"
+REDIS_URL = f"{REDIS_BASE}/{REDIS_DB}"
+TEST_BROKER = os.environ.get("SCHEDQ_TEST_BROKER", "redis")
+if TEST_BROKER not in ("redis", "amqp"):
+    raise RuntimeError("SCHEDQ_TEST_BROKER must be redis or amqp")
+AMQP_URL = os.environ.get("SCHEDQ_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
+BROKER_URL = AMQP_URL if TEST_BROKER == "amqp" else REDIS_URL
+
+
+def queue_names(prefix: str) -> dict[str, str]:
+    """SCHEDQ_*_QUEUE for queues of their own (RabbitMQ is shared by every run on the machine)."""
+    return {
+        "SCHEDQ_SCHEDULE_QUEUE": f"{prefix}schedule",
+        "SCHEDQ_CALENDAR_QUEUE": f"{prefix}calendar",
+        "SCHEDQ_DEAD_LETTER_QUEUE": f"{prefix}dead_letter",
+    }
+
+
+def delete_amqp_queues(names: list[str]) -> None:
+    """Delete queues (and their exchanges) a run or a test declared; missing ones are fine."""
+    from kombu import Connection
+
+    with Connection(AMQP_URL, connect_timeout=5) as conn:
+        for name in names:
+            for delete in ("queue_delete", "exchange_delete"):
+                channel = conn.channel()
+                try:
+                    getattr(channel, delete)(name)
+                except Exception:
+                    pass
+                finally:
+                    with contextlib.suppress(Exception):
+                        channel.close()
+
+
+AMQP_QUEUES = queue_names(f"t{RUN}-") if TEST_BROKER == "amqp" else {}
+_RUN_QUEUES: list[str] = [*AMQP_QUEUES.values()]
+if AMQP_QUEUES:
+    _RUN_QUEUES.append(f"{AMQP_QUEUES['SCHEDQ_DEAD_LETTER_QUEUE']}.poison")
+    atexit.register(delete_amqp_queues, _RUN_QUEUES)
+
+
+def run_queue(name: str) -> str:
+    """A queue name of this run's own, deleted at its end on RabbitMQ (shared by every run)."""
+    queue = f"t{RUN}-{name}"
+    _RUN_QUEUES.append(queue)
+    return queue
+
 
 os.environ.update(
     {
         "SCHEDQ_ENV": "test",
         "SCHEDQ_DATABASE_URL": DB_URL.replace("postgresql://", "postgresql+psycopg://", 1),
         "SCHEDQ_BROKER_URL": BROKER_URL,
+        "SCHEDQ_REDIS_URL": REDIS_URL,
+        **AMQP_QUEUES,
         "SCHEDQ_RETRY_BACKOFF_BASE": "0.2",
         "SCHEDQ_RETRY_BACKOFF_CAP": "2",
         "SCHEDQ_ORDER_WAIT_SECONDS": "0.2",
@@ -112,9 +166,10 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    client = redis_lib.Redis.from_url(BROKER_URL)
+    """The run's Redis db (the broker too unless SCHEDQ_TEST_BROKER=amqp)."""
+    client = redis_lib.Redis.from_url(REDIS_URL)
     client.flushdb()
-    yield BROKER_URL
+    yield REDIS_URL
     client.flushdb()
 
 

@@ -20,13 +20,17 @@ class WorkerProcess:
         self,
         log_dir: Path,
         name: str,
-        queues: str = "schedule,calendar",
+        queues: str | None = None,
         concurrency: int = 2,
         pool: str = "prefork",
         env: Mapping[str, str] | None = None,
+        host: str = "localhost",
     ) -> None:
-        self.name = f"{name}-{os.getpid()}@localhost"
+        self.name = f"{name}-{os.getpid()}@{host}"
         self.log_path = log_dir / f"{name}.log"
+        if queues is None:  # this run's queue names (per-run prefixed on RabbitMQ)
+            settings = get_settings()
+            queues = f"{settings.schedule_queue},{settings.calendar_queue}"
         self.proc: subprocess.Popen[bytes] = spawn(
             celery_worker_args(queues, concurrency, self.name, pool, app="tests.worker_app"),
             dict(env or {}),
@@ -39,7 +43,16 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{self.log()}")
-            replies = app.control.ping(destination=[self.name], timeout=0.5)
+            # A connection of its own per ping: a pooled one may be dead after a test restarted
+            # the broker, and a ping does not reconnect.
+            try:
+                with app.connection_for_write() as conn:
+                    replies = app.control.ping(
+                        destination=[self.name], timeout=0.5, connection=conn
+                    )
+            except OSError:
+                replies = []
+                time.sleep(0.5)
             if replies:
                 return
         raise RuntimeError(f"worker not ready after {timeout}s:\n{self.log()}")

@@ -18,15 +18,22 @@ from shared.settings import get_settings
 from worker.beat_schedule import RECONCILE_TASK, RETENTION_TASK
 from worker.pipeline.task import register_job_task
 from worker.reliability import reconciler, retention
-from worker.runtime import log_hooks, metrics_hooks, startup_checks
+from worker.runtime import (
+    amqp_setup,
+    connection_budget,
+    log_hooks,
+    metrics_hooks,
+    startup_checks,
+)
 from worker.runtime.config import worker_config
 
 settings = get_settings()
 app = Celery("schedq")
 app.conf.update(worker_config(settings))
 
-# Signal receivers: JSON logs with job context, Prometheus metrics (imported for their effect).
-_HOOKS = (log_hooks, metrics_hooks)
+# Signal receivers: JSON logs with job context, Prometheus metrics, the connection budget
+# warning at worker start, RabbitMQ's poison queue (imported for their effect).
+_HOOKS = (log_hooks, metrics_hooks, connection_budget, amqp_setup)
 TASKS = {name: register_job_task(app, kind) for name, kind in KINDS.items()}
 RECONCILE = app.task(name=RECONCILE_TASK, ignore_result=True)(reconciler.run)
 RETENTION = app.task(name=RETENTION_TASK, ignore_result=True)(retention.run)

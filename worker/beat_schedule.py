@@ -1,14 +1,17 @@
 """The whole beat schedule: every periodic task schedq runs, in one place.
 
 - ``schedq-reconcile``: the reconciler republishes ledger jobs the broker lost
-  (``worker.reliability.reconciler``), every ``SCHEDQ_RECONCILE_INTERVAL_SECONDS``.
+  (``worker.reliability.reconciler``), every ``SCHEDQ_RECONCILE_INTERVAL_SECONDS``. It runs in
+  the leading beat process itself (``worker.runtime.beat_scheduler``), never through a queue: a
+  message would wait behind the very backlog it has to recover.
 - ``calendar-enqueue-due-syncs``: every ``tick`` the calendar task submits the ``sync_calendar``
   jobs that are due: each active import link once per ``SCHEDQ_CALENDAR_SYNC_INTERVAL_SECONDS``,
   at a per-link phase up to ``SCHEDQ_CALENDAR_SYNC_JITTER_SECONDS`` (``worker.calendar.beat``).
 - ``schedq-retention``: redacts payloads and patient references and deletes poison records and
   dead letters past their retention (``worker.reliability.retention``), every
   ``SCHEDQ_RETENTION_INTERVAL_SECONDS``.
-Each entry expires after one period: a run that waited longer is superseded by the next one.
+Only the leading beat runs or sends anything (``worker.runtime.leader``). A sent entry expires
+after one period: a run that waited longer is superseded by the next one.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def beat_schedule(settings: Settings, calendar: CalendarSettings) -> dict[str, d
         "schedq-reconcile": {
             "task": RECONCILE_TASK,
             "schedule": reconcile_every,
-            "options": {"queue": settings.schedule_queue, "expires": reconcile_every},
+            "options": {},  # run in beat, not sent (worker.runtime.beat_scheduler.IN_BEAT)
         },
         "schedq-retention": {
             "task": RETENTION_TASK,

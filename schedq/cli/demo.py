@@ -40,7 +40,8 @@ def run_demo(data_dir: Path, doctors: int, flower_port: int, keep_seconds: float
         from shared.db.migrate import upgrade_to_head
         from shared.settings import get_settings
 
-        upgrade_to_head(get_settings().database_url)
+        settings = get_settings()
+        upgrade_to_head(settings.database_url)
         metrics_port, exporter_port = free_port(), free_port()
         worker_env = {
             **env,
@@ -48,7 +49,9 @@ def run_demo(data_dir: Path, doctors: int, flower_port: int, keep_seconds: float
             "SCHEDQ_METRICS_PORT": str(metrics_port),
         }
         worker = spawn(
-            celery_worker_args("schedule,calendar", 2, "demo@%h"),
+            celery_worker_args(
+                f"{settings.schedule_queue},{settings.calendar_queue}", 2, "demo@%h"
+            ),
             worker_env,
             data_dir / "worker.log",
         )

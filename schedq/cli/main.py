@@ -106,8 +106,12 @@ def _show_job(job: dict[str, Any], as_json: bool) -> None:
 @app.command()
 def worker(
     queues: Annotated[
-        str, typer.Option(help="Comma-separated queues to consume.")
-    ] = "schedule,calendar",
+        str | None,
+        typer.Option(
+            help="Comma-separated queues to consume (default: the schedule and calendar "
+            "queues, SCHEDQ_SCHEDULE_QUEUE and SCHEDQ_CALENDAR_QUEUE)."
+        ),
+    ] = None,
     concurrency: Annotated[int, typer.Option(help="Pool processes (or threads).")] = 2,
     pool: Annotated[str, typer.Option(help="prefork, threads or solo.")] = "prefork",
     hostname: Annotated[str | None, typer.Option(help="Worker node name.")] = None,
@@ -133,8 +137,10 @@ def worker(
         reset_settings_cache()
     from worker.app import app as celery_app
 
+    settings = get_settings()
+    queues = queues or f"{settings.schedule_queue},{settings.calendar_queue}"
     argv = ["worker", "-Q", queues, "-c", str(concurrency), "-P", pool, "-E"]
-    argv += ["--loglevel", loglevel or get_settings().log_level]
+    argv += ["--loglevel", loglevel or settings.log_level]
     if hostname:
         argv += ["-n", hostname]
     celery_app.worker_main(argv)
@@ -147,7 +153,7 @@ def beat(
     ] = Path(".schedq/celerybeat-schedule"),
     loglevel: Annotated[str | None, typer.Option(help="Overrides SCHEDQ_LOG_LEVEL.")] = None,
 ) -> None:
-    """Run Celery beat (the reconciler every SCHEDQ_RECONCILE_INTERVAL_SECONDS). Run only one."""
+    """Run Celery beat (reconciler, calendar tick). Run any number: one leads, others stand by."""
     from shared.settings import get_settings
     from worker.app import app as celery_app
 

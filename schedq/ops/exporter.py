@@ -8,12 +8,14 @@ Labels are queue names, ledger statuses and provider hosts: bounded, never patie
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import redis
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -104,8 +106,27 @@ class GlobalCollector(Collector):
             yield channel.client
 
     def _broker(self) -> list[Metric]:
+        if self.settings.broker_is_amqp:
+            return self._amqp_depths()
         with self._redis() as client:
             return self._depths(client)
+
+    def _amqp_depths(self) -> list[Metric]:
+        """RabbitMQ: ready messages per queue from a passive declare (unacked: its own metrics)."""
+        depth = _gauge("schedq_queue_depth", "Messages waiting in the broker queue.", ["queue"])
+        with producer_app(self.settings).connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+            for queue in self.queues:
+                channel = conn.channel()  # a passive declare of a missing queue closes it
+                try:
+                    _, ready, _ = channel.queue_declare(queue=queue, passive=True)
+                except Exception:
+                    ready = 0  # not declared yet: nothing was ever sent to it
+                finally:
+                    with contextlib.suppress(Exception):
+                        channel.close()
+                depth.add_metric([queue], float(ready))
+        return [depth]
 
     def _depths(self, client: Any) -> list[Metric]:
         depth = _gauge("schedq_queue_depth", "Messages waiting in the broker queue.", ["queue"])
@@ -160,6 +181,12 @@ class GlobalCollector(Collector):
         return [by_status, dead, oldest, blocked_age, blocked_keys]
 
     def _breakers(self) -> list[Metric]:
+        url = self.settings.state_redis_url
+        if self.settings.broker_is_amqp:
+            if url is None:
+                raise RuntimeError("no SCHEDQ_REDIS_URL: breaker state is per process")
+            with contextlib.closing(redis.Redis.from_url(url, socket_timeout=2)) as client:
+                return [self._breaker_states(client)]
         with self._redis() as client:
             return [self._breaker_states(client)]
 

@@ -29,6 +29,11 @@ _engines: dict[tuple[int, str], Engine] = {}
 _lock = threading.Lock()
 
 
+# Per process and engine: what the connection budget (worker.runtime.connection_budget) counts.
+POOL_SIZE = 5
+MAX_OVERFLOW = 5
+
+
 def get_engine(url: str | None = None) -> Engine:
     """One engine per (process, URL): a forked worker child must not reuse its parent's sockets."""
     if url is None:
@@ -45,8 +50,8 @@ def get_engine(url: str | None = None) -> Engine:
                 # restarted server as a reconnect, not as an error. The producer's engine
                 # pings after idling only (shared.ledger.connection): a submit is one round trip.
                 pool_pre_ping=True,
-                pool_size=5,
-                max_overflow=5,
+                pool_size=POOL_SIZE,
+                max_overflow=MAX_OVERFLOW,
                 connect_args={"connect_timeout": 5, "application_name": "schedq"},
             )
             _engines[key] = engine

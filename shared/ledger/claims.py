@@ -28,7 +28,15 @@ def claim_lost(
     # Only jobs of the queues this deployment's workers consume: a row naming another queue
     # (another deployment on the same database, or a renamed queue) is not ours to publish,
     # and Celery would refuse a queue missing from its configuration, failing the whole batch.
-    due = select(Job.id).where(Job.status == status, Job.updated_at < cutoff, Job.queue.in_(queues))
+    # Only kinds this process knows: it could not name their task, and a claim it cannot
+    # publish would only push the row's clock forward (a beat of an older release, or one that
+    # lacks test-only kinds, must leave such rows to a reconciler that knows them).
+    due = select(Job.id).where(
+        Job.status == status,
+        Job.updated_at < cutoff,
+        Job.queue.in_(queues),
+        Job.kind.in_(tuple(KINDS)),
+    )
     if status == "queued":
         due = due.where(or_(Job.next_attempt_at.is_(None), Job.next_attempt_at < cutoff))
     due = due.order_by(Job.seq).limit(BATCH).with_for_update(skip_locked=True)
@@ -38,8 +46,4 @@ def claim_lost(
         .values(status="queued", updated_at=func.now())
         .returning(Job.id, Job.kind, Job.queue, Job.correlation_id)
     ).all()
-    return [
-        Envelope(str(r.id), KINDS[r.kind].task_name, r.queue, r.correlation_id)
-        for r in rows
-        if r.kind in KINDS
-    ]
+    return [Envelope(str(r.id), KINDS[r.kind].task_name, r.queue, r.correlation_id) for r in rows]

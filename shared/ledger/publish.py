@@ -14,7 +14,7 @@ from functools import lru_cache
 from celery import Celery, signals
 from celery.utils.nodenames import anon_nodename
 
-from shared.celery_config import celery_config
+from shared.celery_config import broker_countdown, celery_config
 from shared.settings import Settings
 
 PUBLISH_BATCH = 500
@@ -81,7 +81,7 @@ def publish(app: Celery, envelopes: Iterable[Envelope], countdown: float | None 
         return 0
     if countdown is None and _direct_ok(app):
         return _publish_direct(app, envelopes)
-    return _publish_send_task(app, envelopes, countdown)
+    return _publish_send_task(app, envelopes, broker_countdown(app.conf.broker_url, countdown))
 
 
 def _direct_ok(app: Celery) -> bool:

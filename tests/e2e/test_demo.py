@@ -21,10 +21,15 @@ def _isolated(cmd: list[str]) -> list[str]:
     return cmd
 
 
+RUN_SERVER_SETTINGS = {
+    "SCHEDQ_DATABASE_URL", "SCHEDQ_BROKER_URL", "SCHEDQ_REDIS_URL", "SCHEDQ_SCHEDULE_QUEUE",
+    "SCHEDQ_CALENDAR_QUEUE", "SCHEDQ_DEAD_LETTER_QUEUE",
+}  # fmt: skip
+
+
 def test_demo_runs_on_embedded_servers_and_stops_them(tmp_path: Path) -> None:
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("SCHEDQ_DATABASE_URL", "SCHEDQ_BROKER_URL")
-    }
+    # The demo brings its own servers: none of the run's (nor its RabbitMQ queue names).
+    env = {k: v for k, v in os.environ.items() if k not in RUN_SERVER_SETTINGS}
     data = tmp_path / "demo"
     cmd = [sys.executable, "-m", "schedq.cli.main", "demo", "--data-dir", str(data)]
     proc = subprocess.run(_isolated(cmd), env=env, capture_output=True, text=True, timeout=240)

@@ -24,7 +24,7 @@ from shared.kinds import get_kind
 from shared.ledger.publish import Envelope, producer_app, publish
 from shared.settings import Settings, get_settings
 from tests import probe_kinds
-from tests.conftest import wait_until
+from tests.conftest import run_queue, wait_until
 from tests.e2e.test_spine import plan
 from tests.workers import WorkerProcess
 
@@ -50,7 +50,7 @@ class Node:
 def node(
     database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Node]:
-    queue = f"ops-{uuid.uuid4().hex[:8]}"
+    queue = run_queue(f"ops-{uuid.uuid4().hex[:8]}")
     tmp = tmp_path_factory.mktemp("ops-node")
     port = free_port()
     env = {
@@ -90,7 +90,9 @@ def test_metrics_move_with_real_jobs(node: Node, uid: str) -> None:
 
 def test_crash_looping_job_counts_as_dead_letter(node: Node, uid: str) -> None:
     # Recorded for a queue nobody consumes, then marked as having killed its worker 5 times.
-    parked = Client(Settings(schedule_queue=f"nowhere-{uid}")).submit(KIND, plan(f"k-{uid}"))
+    parked = Client(Settings(schedule_queue=run_queue(f"nowhere-{uid}"))).submit(
+        KIND, plan(f"k-{uid}")
+    )
     with psycopg.connect(get_settings().database_url.replace("+psycopg", "")) as conn:
         conn.execute("UPDATE jobs SET unfinished_deliveries = 5 WHERE id = %s", (parked.id,))
     before = node.scrape()

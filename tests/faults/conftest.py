@@ -1,14 +1,18 @@
-"""Fault-suite fixtures: a private ``redis-server`` per test, real workers and beat, ledger audits.
+"""Fault-suite fixtures: a private broker per test, real workers and beat, ledger audits.
 
-Every test here gets its own Redis on a free port (it may flush, stop or restart it) and short
-limits set through SCHEDQ_* variables that the workers it starts inherit. The database is the
-run's private one from ``tests/conftest.py`` except where a test restarts PostgreSQL (it then
-starts the embedded one). Figures each test measured are printed and, when
+With SCHEDQ_TEST_BROKER=redis (default) every test gets its own ``redis-server`` on a free port
+(it may flush, stop or restart it). With SCHEDQ_TEST_BROKER=amqp it gets queues of its own on
+the machine's RabbitMQ (a per-test name prefix; wiping purges them, stopping and starting is
+``rabbitmqctl stop_app``/``start_app`` on the shared server). Tests use ``rig.broker`` only.
+Short limits are set through SCHEDQ_* variables that the workers it starts inherit. The
+database is the run's private one from ``tests/conftest.py`` except where a test restarts
+PostgreSQL (it then starts the embedded one). Figures each test measured are printed and, when
 SCHEDQ_FAULT_REPORT names a file, appended to it as JSON lines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -32,6 +36,7 @@ from shared.db.schedule import Doctor
 from shared.db.uow import UnitOfWork
 from shared.settings import Settings, get_settings, reset_settings_cache
 from tests import probe_kinds
+from tests.conftest import AMQP_URL, RUN, TEST_BROKER, delete_amqp_queues, queue_names
 from tests.workers import WorkerProcess
 
 probe_kinds.install()
@@ -84,6 +89,73 @@ class RedisServer:
             self.proc.wait(10)
         self.proc = None
 
+    def env(self) -> dict[str, str]:
+        return {"SCHEDQ_BROKER_URL": self.url}
+
+    def wipe(self) -> None:
+        """Every message gone, queued or held by a worker (the unacked hash too)."""
+        self.client().flushall()
+
+    def push_raw(self, queue: str, raw: str) -> None:
+        self.client().lpush(queue, raw)
+
+    def close(self) -> None:
+        self.stop()
+
+
+class RabbitBroker:
+    """The machine's RabbitMQ with queues private to one test (RUN and uid in their names)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.url = AMQP_URL
+        self.queues = queue_names(prefix)
+
+    def env(self) -> dict[str, str]:
+        return {"SCHEDQ_BROKER_URL": self.url, **self.queues}
+
+    def _names(self) -> list[str]:
+        names = list(self.queues.values())
+        return [*names, f"{self.queues['SCHEDQ_DEAD_LETTER_QUEUE']}.poison"]
+
+    def wipe(self) -> None:
+        """Every ready message gone (RabbitMQ redelivers unacked ones itself: never lost)."""
+        from kombu import Connection
+
+        with Connection(self.url, connect_timeout=5) as conn:
+            for name in self.queues.values():
+                channel = conn.channel()
+                with contextlib.suppress(Exception):
+                    channel.queue_purge(name)
+                with contextlib.suppress(Exception):
+                    channel.close()
+
+    def stop(self) -> None:
+        subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        done = subprocess.run(["rabbitmqctl", "start_app"], capture_output=True, timeout=120)
+        if done.returncode != 0:  # the node itself went down: start the machine's server again
+            subprocess.run(["rabbitmq-server", "-detached"], check=True, timeout=60)
+        subprocess.run(
+            ["rabbitmqctl", "await_startup"], check=True, capture_output=True, timeout=120
+        )
+
+    def push_raw(self, queue: str, raw: str) -> None:
+        from kombu import Connection
+
+        with Connection(self.url, connect_timeout=5) as conn:
+            conn.default_channel.basic_publish(
+                conn.default_channel.prepare_message(raw.encode()),
+                exchange=queue,
+                routing_key=queue,
+            )
+
+    def close(self) -> None:
+        delete_amqp_queues(self._names())
+
+
+Broker = RedisServer | RabbitBroker
+
 
 @contextmanager
 def environment(values: Mapping[str, str]) -> Iterator[Settings]:
@@ -118,20 +190,24 @@ class FaultRig:
     """One private broker plus the worker and beat processes a test starts on it."""
 
     log_dir: Path
-    redis: RedisServer
+    broker: Broker
     settings: Settings
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workers: list[WorkerProcess] = field(default_factory=list)
 
-    def worker(self, name: str, concurrency: int = 2, **env: str) -> WorkerProcess:
-        node = WorkerProcess(self.log_dir, name, concurrency=concurrency, env=env)
+    def worker(
+        self, name: str, concurrency: int = 2, host: str = "localhost", **env: str
+    ) -> WorkerProcess:
+        node = WorkerProcess(self.log_dir, name, concurrency=concurrency, env=env, host=host)
         self.workers.append(node)
         node.wait_ready()
         return node
 
-    def beat(self) -> subprocess.Popen[bytes]:
-        args = ["schedq.cli.main", "beat", "--schedule-file", str(self.log_dir / "beat.db")]
-        proc = spawn(args, {}, self.log_dir / "beat.log")
+    def beat(self, name: str = "beat") -> subprocess.Popen[bytes]:
+        # The tests' app (probe kinds installed) with schedq's scheduler, as `schedq beat` runs.
+        schedule = str(self.log_dir / f"{name}.db")
+        args = ["celery", "-A", "tests.worker_app", "beat", "-s", schedule, "--loglevel", "INFO"]
+        proc = spawn(args, {}, self.log_dir / f"{name}.log")
         self.procs.append(proc)
         return proc
 
@@ -153,14 +229,16 @@ class FaultRig:
             node.stop(timeout=10)
         for proc in self.procs:
             stop(proc, timeout=10)
-        self.redis.stop()
+        self.broker.close()
 
 
 @pytest.fixture
-def rig(database_url: str, tmp_path: Path) -> Iterator[FaultRig]:
-    server = RedisServer(tmp_path)
-    with environment({**FAULT_ENV, "SCHEDQ_BROKER_URL": server.url}) as settings:
-        rig = FaultRig(tmp_path, server, settings)
+def rig(database_url: str, tmp_path: Path, uid: str) -> Iterator[FaultRig]:
+    broker: Broker = (
+        RabbitBroker(f"t{RUN}-{uid}-") if TEST_BROKER == "amqp" else RedisServer(tmp_path)
+    )
+    with environment({**FAULT_ENV, **broker.env()}) as settings:
+        rig = FaultRig(tmp_path, broker, settings)
         try:
             yield rig
         finally:

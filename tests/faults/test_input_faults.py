@@ -15,6 +15,7 @@ from schedq.processes import celery_worker_args, spawn
 from shared.db.jobs import Job
 from shared.db.uow import UnitOfWork
 from shared.errors import SchedqError
+from tests.conftest import REDIS_URL
 from tests.faults.conftest import FaultRig, audit, environment, wait_terminal
 
 pytestmark = pytest.mark.faults
@@ -49,9 +50,11 @@ def test_a_delay_longer_than_the_visibility_timeout_is_refused_at_startup(
     rig: FaultRig, variable: str, value: str, report: dict[str, Any]
 ) -> None:
     log = rig.log_dir / f"unsafe-{variable}.log"
-    proc = spawn(
-        celery_worker_args("schedule", 1, f"unsafe-{uuid.uuid4().hex[:6]}"), {variable: value}, log
-    )
+    # The visibility timeout is Redis's (on RabbitMQ countdowns wait in the broker): the rule
+    # is checked with a Redis broker URL on either test broker (the worker exits before it
+    # connects).
+    env = {variable: value, "SCHEDQ_BROKER_URL": REDIS_URL}
+    proc = spawn(celery_worker_args("schedule", 1, f"unsafe-{uuid.uuid4().hex[:6]}"), env, log)
     code = proc.wait(60)
     text = log.read_text(errors="replace")
     report.update(variable=variable, value=value, exit_code=code)

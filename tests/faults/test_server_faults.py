@@ -50,12 +50,12 @@ def test_broker_flushed_then_restarted_mid_run_loses_nothing(
         node = rig.worker("flush", concurrency=2)
     ids = rig.submit_touches(f"fl{uid}", 300, doctors=100, seconds=0.01)
     assert wait_until(lambda: succeeded(ids) >= 60, timeout=60), node.log()
-    rig.redis.client().flushall()  # every queued message is gone; the ledger still has them
+    rig.broker.wipe()  # every queued message is gone; the ledger still has them
     flushed_at = succeeded(ids)
     assert wait_until(lambda: succeeded(ids) >= flushed_at + 60, timeout=60), node.log()
-    rig.redis.stop()  # and the broker goes away entirely (no persistence: restarts empty)
+    rig.broker.stop()  # and the broker goes away entirely (no persistence: restarts empty)
     time.sleep(1.5)
-    rig.redis.start()
+    rig.broker.start()
     final = wait_terminal(ids, timeout=90)
     figures = audit(ids, f"fl{uid}")
     report.update(
@@ -180,13 +180,13 @@ def test_submissions_while_the_broker_is_down_are_accepted_and_run_later(
     # kombu used to stop the worker, see worker/runtime/transport.py).
     in_flight = rig.submit_touches(f"dn{uid}", 4, doctors=4, seconds=1.5)
     assert wait_until(lambda: any(s == "running" for s in statuses(in_flight).values()), 20)
-    rig.redis.stop()
+    rig.broker.stop()
     started = time.monotonic()
     late = rig.submit_touches(f"dn{uid}", 50, doctors=10)  # no error: the ledger accepted them
     submit_seconds = time.monotonic() - started
     queued_while_down = sum(s == "queued" for s in statuses(late).values())
     time.sleep(2)
-    rig.redis.start()
+    rig.broker.start()
     ids = in_flight + late
     final = wait_terminal(ids, timeout=60)
     figures = audit(ids, f"dn{uid}")

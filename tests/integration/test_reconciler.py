@@ -41,9 +41,7 @@ def settings(database_url: str, redis_url: str) -> Iterator[Settings]:
 
 def _job(settings: Settings, **values: Any) -> uuid.UUID:
     row = ledger_row(
-        settings,
-        "tests",
-        JobRequest("test_touch", {"doctor_id": f"rc-{uuid.uuid4().hex[:6]}"})
+        settings, "tests", JobRequest("test_touch", {"doctor_id": f"rc-{uuid.uuid4().hex[:6]}"})
     )
     row.update(values)
     with UnitOfWork() as uow:

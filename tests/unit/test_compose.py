@@ -25,11 +25,14 @@ SCHEDQ_SERVICES = {
     name: svc for name, svc in SERVICES.items() if svc.get("image") == "schedq:latest"
 }
 EXPECTED = {
-    "postgres", "redis", "migrate", "worker-schedule", "worker-calendar", "beat", "flower",
-    "exporter", "gateway", "prometheus", "grafana",
+    "postgres", "redis", "rabbitmq", "migrate", "worker-schedule", "worker-calendar", "beat",
+    "beat-standby", "flower", "exporter", "gateway", "prometheus", "grafana",
 }  # fmt: skip
 # Healthcheck binaries of the third-party images (what those images ship).
-IMAGE_PROBES = {"postgres": "pg_isready", "redis": "redis-cli", "prom/": "wget", "grafana/": "wget"}
+IMAGE_PROBES = {
+    "postgres": "pg_isready", "redis": "redis-cli", "rabbitmq": "rabbitmq-diagnostics",
+    "prom/": "wget", "grafana/": "wget",
+}  # fmt: skip
 
 
 def parse_cli(args: list[str]) -> Any:
@@ -113,6 +116,7 @@ OPERATOR_VALUES = {
     "SCHEDQ_FLOWER_BASIC_AUTH": "ops:flower-secret",
     "SCHEDQ_ENCRYPTION_KEYS": generate_key(),
     "GRAFANA_ADMIN_PASSWORD": "grafana-secret",
+    "RABBITMQ_PASSWORD": "rabbit-secret",
 }
 REFERENCE = re.compile(r"\$\{(\w+)(:[-?])([^}]*)\}")
 
@@ -203,18 +207,41 @@ def test_flower_requires_login_in_the_stack() -> None:
     assert env["SCHEDQ_ENV"] != "development"
 
 
-def test_workers_per_queue_and_one_beat() -> None:
+def test_workers_per_queue_and_two_beats() -> None:
     assert option(SERVICES["worker-schedule"], "--queues") == "schedule"
     assert option(SERVICES["worker-calendar"], "--queues") == "calendar"
     assert option(SERVICES["worker-calendar"], "--pool") == "prefork"
-    assert "deploy" not in SERVICES["beat"]  # never scaled: one beat
+    # Two beats, the same command: one leads through the advisory lock, the other stands by.
+    assert SERVICES["beat"]["command"] == SERVICES["beat-standby"]["command"]
+    assert SERVICES["beat"]["command"][0] == "beat"
+    worker_services = [n for n in SCHEDQ_SERVICES if n.startswith("worker-")]
+    env = SCHEDQ_SERVICES["beat"]["environment"]
+    assert int(env["SCHEDQ_WORKER_NODES"]) == len(worker_services)
+
+
+def test_rabbitmq_profile_is_a_working_broker_choice() -> None:
+    rabbit = SERVICES["rabbitmq"]
+    assert rabbit["profiles"] == ["rabbitmq"]
+    env = SCHEDQ_SERVICES["worker-schedule"]["environment"]
+    # The broker is chosen by one variable (Redis unless set); Redis keeps cache and breaker.
+    assert env["SCHEDQ_BROKER_URL"].startswith("${SCHEDQ_BROKER_URL:-redis://")
+    assert env["SCHEDQ_REDIS_URL"].startswith("redis://redis:")
+    amqp = Settings(
+        broker_url=f"amqp://schedq:pw@rabbitmq:5672/{rabbit['environment']['RABBITMQ_DEFAULT_VHOST']}"
+    )
+    assert amqp.broker_is_amqp
+    # Workers wait for RabbitMQ when its profile is up, and only then.
+    for name in ("worker-schedule", "worker-calendar", "beat", "beat-standby", "exporter"):
+        needs = SERVICES[name]["depends_on"]["rabbitmq"]
+        assert needs == {"condition": "service_healthy", "required": False}
     for name in ("worker-schedule", "worker-calendar"):
         node = option(SERVICES[name], "--hostname").split("@")[0]
         assert SERVICES[name]["healthcheck"]["test"][-1] == node
 
 
 def test_services_wait_for_what_they_need() -> None:
-    for name in ("worker-schedule", "worker-calendar", "beat", "exporter", "gateway"):
+    waiting = ("worker-schedule", "worker-calendar", "beat", "beat-standby", "exporter", "gateway")
+    for name in waiting:
         needs = SERVICES[name]["depends_on"]
         assert needs["migrate"]["condition"] == "service_completed_successfully"
         assert needs["redis"]["condition"] == "service_healthy"

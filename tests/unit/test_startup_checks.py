@@ -40,8 +40,12 @@ def test_each_unsafe_setting_is_named(override: dict[str, Any], needle: str) -> 
     assert needle in str(info.value)
 
 
+REDIS = "redis://127.0.0.1:6379/0"  # the visibility-timeout rules are Redis's
+
+
 def test_countdown_longer_than_visibility_timeout_is_refused() -> None:
     s = Settings(
+        broker_url=REDIS,
         visibility_timeout=120,
         retry_backoff_cap=600,
         soft_time_limit=30,
@@ -56,9 +60,59 @@ def test_countdown_longer_than_visibility_timeout_is_refused() -> None:
 
 def test_time_limit_longer_than_visibility_timeout_is_refused() -> None:
     s = Settings(
-        visibility_timeout=60, retry_backoff_cap=10, time_limit=90, reconcile_after_seconds=30
+        broker_url=REDIS,
+        visibility_timeout=60,
+        retry_backoff_cap=10,
+        time_limit=90,
+        reconcile_after_seconds=30,
     )
     assert any("SCHEDQ_TIME_LIMIT" in p for p in problems(conf(s), s))
+
+
+AMQP = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def test_amqp_shipped_configuration_passes_and_ignores_the_visibility_timeout() -> None:
+    # Limits that Redis would refuse (a backoff cap past the visibility timeout) are fine on
+    # RabbitMQ: countdowns wait in the broker, nothing is redelivered by a timer.
+    s = Settings(broker_url=AMQP, visibility_timeout=60, retry_backoff_cap=600)
+    c = conf(s)
+    assert c["broker_transport_options"] == {"confirm_publish": True}
+    assert problems(c, s) == []
+    for queue in c["task_queues"]:
+        assert queue.queue_arguments["x-queue-type"] == "quorum"
+        assert queue.queue_arguments["x-delivery-limit"] == s.max_deliveries + 2
+        assert queue.queue_arguments["x-dead-letter-exchange"] == f"{s.dead_letter_queue}.poison"
+        assert queue.exchange.type == "topic"
+
+
+def test_amqp_hard_limit_past_the_consumer_timeout_is_refused() -> None:
+    s = Settings(
+        broker_url=AMQP, amqp_consumer_timeout_seconds=120, soft_time_limit=100, time_limit=130
+    )
+    with pytest.raises(UnsafeConfig) as info:
+        check(conf(s), s)
+    assert "SCHEDQ_AMQP_CONSUMER_TIMEOUT_SECONDS" in str(info.value)
+    assert "VISIBILITY" not in str(info.value)
+
+
+def test_amqp_without_confirms_or_quorum_queues_is_refused() -> None:
+    from kombu import Exchange, Queue
+
+    s = Settings(broker_url=AMQP)
+    classic = [Queue("schedule", Exchange("schedule"), routing_key="schedule")]
+    found = problems(conf(s, broker_transport_options={}, task_queues=classic), s)
+    assert any("publisher confirms" in p for p in found)
+    assert any("quorum queue" in p for p in found)
+
+
+def test_amqp_countdowns_round_up_to_whole_seconds() -> None:
+    from shared.celery_config import broker_countdown
+
+    assert broker_countdown(AMQP, 0.2) == 1.0  # Celery would refuse int(0.2) == 0
+    assert broker_countdown(AMQP, 2.1) == 3.0  # late by under a second, never early
+    assert broker_countdown(AMQP, None) is None
+    assert broker_countdown("redis://127.0.0.1:6379/0", 0.2) == 0.2
 
 
 @pytest.mark.parametrize("pool", ["threads", "eventlet", "gevent", "solo"])

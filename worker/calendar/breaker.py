@@ -48,11 +48,12 @@ class _Metrics(pybreaker.CircuitBreakerListener):
 
 
 def _storage(host: str) -> pybreaker.CircuitBreakerStorage:
-    url = get_settings().broker_url
-    if not url.startswith(("redis://", "rediss://", "redis+socket://")):
-        # With another broker there is no shared store here: each process keeps its own.
+    url = get_settings().state_redis_url
+    if url is None:
+        # No Redis configured (an AMQP broker without SCHEDQ_REDIS_URL): each process keeps its
+        # own breaker state.
         return pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
-    client = redis.Redis.from_url(url.replace("redis+socket://", "unix://"), socket_timeout=2)
+    client = redis.Redis.from_url(url, socket_timeout=2)
     # On a Redis error pybreaker falls back to "closed": providers are still called.
     return pybreaker.CircuitRedisStorage(
         pybreaker.STATE_CLOSED, client, namespace=breaker_keys.namespace(host)

@@ -28,6 +28,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.exceptions import Ignore, Reject
 
+from shared.celery_config import broker_countdown
 from shared.kinds import JobKind
 from shared.settings import get_settings
 from worker.pipeline.error_map import classify
@@ -87,8 +88,9 @@ class JobTask(Task):
             log.warning(
                 "job %s: outcome not recorded (%s); retrying in %.1fs", job_id, err.code, delay
             )
+            countdown = broker_countdown(settings.broker_url, delay)
             raise self.retry(
-                countdown=delay, max_retries=None, headers={UNRECORDED_END: True}
+                countdown=countdown, max_retries=None, headers={UNRECORDED_END: True}
             ) from None
         if decision.error is not None and decision.error.code == "UNKNOWN_JOB":
             refusal = poison.Refusal("UNKNOWN_JOB", "no such job in the ledger")
@@ -96,9 +98,10 @@ class JobTask(Task):
             return decision
         self.request.schedq_decision = decision
         if decision.action == "retry":
-            raise self.retry(countdown=decision.countdown, max_retries=None)
+            countdown = broker_countdown(settings.broker_url, decision.countdown)
+            raise self.retry(countdown=countdown, max_retries=None)
         if decision.action == "wait":
-            self._deliver_again(decision.countdown)
+            self._deliver_again(broker_countdown(settings.broker_url, decision.countdown))
         if decision.action in ("rejected", "dead"):
             raise JobFailed.of(decision)
         if decision.action == "noop":

@@ -11,6 +11,7 @@ from worker.beat_schedule import beat_schedule
 
 SCREENING_CONSUMER = "worker.runtime.consumer:ScreeningConsumer"
 TOLERANT_REDIS_TRANSPORT = "worker.runtime.transport:Transport"
+LEADER_SCHEDULER = "worker.runtime.beat_scheduler:LeaderScheduler"
 
 
 def worker_config(settings: Settings) -> dict[str, Any]:
@@ -22,4 +23,7 @@ def worker_config(settings: Settings) -> dict[str, Any]:
         # Survives queue items that are not kombu envelopes (worker.runtime.transport).
         conf["broker_transport"] = TOLERANT_REDIS_TRANSPORT
     conf["beat_schedule"] = beat_schedule(settings, get_calendar_settings())
+    # Any number of beats: one leads (a PostgreSQL advisory lock), runs the reconciler in
+    # process and sends the calendar tick; the others stand by.
+    conf["beat_scheduler"] = LEADER_SCHEDULER
     return conf

@@ -49,21 +49,10 @@ def problems(conf: Mapping[str, Any], settings: Settings, pool: object = None) -
     soft, hard = conf.get("task_soft_time_limit"), conf.get("task_time_limit")
     if not soft or not hard or soft >= hard:
         out.append("task_soft_time_limit must be set and below task_time_limit")
-    vt = (conf.get("broker_transport_options") or {}).get("visibility_timeout")
-    if not vt:
-        out.append("broker visibility_timeout must be set")
+    if settings.broker_is_amqp:
+        out += _amqp_problems(conf, settings, float(hard or 0))
     else:
-        # A countdown/ETA or a run longer than the visibility timeout makes Redis redeliver a
-        # message that is still held: the job would run twice.
-        delays = {
-            "SCHEDQ_TIME_LIMIT": float(hard or 0),
-            "SCHEDQ_RETRY_BACKOFF_CAP": settings.retry_backoff_cap,
-            "SCHEDQ_ORDER_WAIT_SECONDS": settings.order_wait_seconds,
-            "SCHEDQ_RECONCILE_AFTER_SECONDS": float(settings.reconcile_after_seconds),
-        }
-        for name, seconds in delays.items():
-            if seconds >= vt:
-                out.append(f"{name} ({seconds:g}s) must be below SCHEDQ_VISIBILITY_TIMEOUT ({vt}s)")
+        out += _redis_problems(conf, settings, float(hard or 0))
     if not conf.get("worker_max_memory_per_child"):
         out.append("worker_max_memory_per_child must be set")
     if conf.get("worker_consumer") != SCREENING_CONSUMER:
@@ -87,3 +76,42 @@ def exit_if_unsafe(conf: Mapping[str, Any], settings: Settings, pool: object = N
         print(f"schedq: unsafe worker configuration: {problem}", file=sys.stderr)
     if found:
         raise SystemExit(2)
+
+
+def _redis_problems(conf: Mapping[str, Any], settings: Settings, hard: float) -> list[str]:
+    vt = (conf.get("broker_transport_options") or {}).get("visibility_timeout")
+    if not vt:
+        return ["broker visibility_timeout must be set"]
+    # A countdown/ETA or a run longer than the visibility timeout makes Redis redeliver a
+    # message that is still held: the job would run twice.
+    delays = {
+        "SCHEDQ_TIME_LIMIT": hard,
+        "SCHEDQ_RETRY_BACKOFF_CAP": settings.retry_backoff_cap,
+        "SCHEDQ_ORDER_WAIT_SECONDS": settings.order_wait_seconds,
+        "SCHEDQ_RECONCILE_AFTER_SECONDS": float(settings.reconcile_after_seconds),
+    }
+    return [
+        f"{name} ({seconds:g}s) must be below SCHEDQ_VISIBILITY_TIMEOUT ({vt}s)"
+        for name, seconds in delays.items()
+        if seconds >= vt
+    ]
+
+
+def _amqp_problems(conf: Mapping[str, Any], settings: Settings, hard: float) -> list[str]:
+    out: list[str] = []
+    # RabbitMQ closes the channel of a consumer that holds a message unacked past
+    # consumer_timeout and redelivers it: a run up to the hard limit must finish before that.
+    # Retry countdowns are not held by the worker on quorum queues (native delayed delivery).
+    timeout = settings.amqp_consumer_timeout_seconds
+    if hard >= timeout:
+        out.append(
+            f"SCHEDQ_TIME_LIMIT ({hard:g}s) must be below SCHEDQ_AMQP_CONSUMER_TIMEOUT_SECONDS "
+            f"({timeout}s, RabbitMQ's consumer_timeout)"
+        )
+    if not (conf.get("broker_transport_options") or {}).get("confirm_publish"):
+        out.append("publisher confirms (broker_transport_options confirm_publish) must be on")
+    for queue in conf.get("task_queues") or ():
+        args = getattr(queue, "queue_arguments", None) or {}
+        if args.get("x-queue-type") != "quorum" or not args.get("x-delivery-limit"):
+            out.append(f"queue {queue.name} must be a quorum queue with a delivery limit")
+    return out

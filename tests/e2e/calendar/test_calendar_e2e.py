@@ -21,6 +21,7 @@ from tests.calendar_support import (
     stamp,
     vevent,
 )
+from tests.conftest import run_queue
 from tests.workers import WorkerProcess
 
 pytestmark = pytest.mark.e2e
@@ -80,7 +81,7 @@ def test_beat_tick_in_a_worker_submits_a_sync_that_succeeds(
     assert len(busy(link_id)) == 2
 
 
-RETRY_QUEUE = "calendar_retry_e2e"
+RETRY_QUEUE = run_queue("calendar_retry_e2e")
 
 
 @pytest.fixture(scope="module")

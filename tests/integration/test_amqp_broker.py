@@ -1,0 +1,85 @@
+"""Submitting over RabbitMQ (the machine's, queues private to the test), whatever the run's broker.
+
+Publisher confirms: when ``submit`` returns, RabbitMQ holds the message in a quorum queue; with
+RabbitMQ unreachable the submit still returns and the ledger row stays for the reconciler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kombu import Connection
+
+from producers.client import Client
+from shared.db.jobs import Job
+from shared.db.uow import UnitOfWork
+from shared.ledger.publish import producer_app
+from shared.settings import Settings, get_settings
+from tests.conftest import AMQP_URL, delete_amqp_queues, queue_names
+from tests.integration.test_client import plan
+
+
+@pytest.fixture
+def amqp_settings(database_url: str, uid: str) -> Iterator[Settings]:
+    names = queue_names(f"it{uid}-")
+    fields = {k.removeprefix("SCHEDQ_").lower(): v for k, v in names.items()}
+    yield Settings(**{**get_settings().model_dump(), **fields, "broker_url": AMQP_URL})
+    delete_amqp_queues([*names.values(), f"{names['SCHEDQ_DEAD_LETTER_QUEUE']}.poison"])
+
+
+def ready(queue: str) -> int:
+    with Connection(AMQP_URL, connect_timeout=5) as conn:
+        _, count, _ = conn.default_channel.queue_declare(queue=queue, passive=True)
+    return int(count)
+
+
+def test_submit_returns_once_rabbitmq_confirmed_the_message(
+    amqp_settings: Settings, uid: str
+) -> None:
+    app = producer_app(amqp_settings)
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        # py-amqp swaps basic_publish for the confirming variant on a confirm_publish connection.
+        assert channel.basic_publish == channel.basic_publish_confirm
+    view = Client(amqp_settings, submitter="itest").submit("set_working_plan", plan(f"a-{uid}"))
+    # No wait, no poll: the confirm came back before submit returned.
+    assert ready(amqp_settings.schedule_queue) == 1
+    with Connection(AMQP_URL, connect_timeout=5) as conn:
+        message = conn.SimpleQueue(app.amqp.queues[amqp_settings.schedule_queue]).get(timeout=5)
+        assert message.headers["id"] == view.id
+        assert message.delivery_info["routing_key"] == amqp_settings.schedule_queue
+        message.ack()
+
+
+def test_quorum_queue_with_delivery_limit_and_dead_letter_exchange(amqp_settings: Settings) -> None:
+    app = producer_app(amqp_settings)
+    queue = app.amqp.queues[amqp_settings.schedule_queue]
+    with app.connection_for_write() as conn:
+        queue.bind(conn.default_channel).declare()
+        # Re-declaring with other arguments fails: the server really holds these.
+        channel = conn.channel()
+        with pytest.raises(Exception, match=r"PRECONDITION_FAILED|inequivalent"):
+            channel.queue_declare(
+                queue=queue.name, durable=True, arguments={"x-queue-type": "classic"}
+            )
+        with contextlib.suppress(Exception):
+            channel.close()
+    args = queue.queue_arguments
+    assert args["x-queue-type"] == "quorum"
+    assert args["x-delivery-limit"] == amqp_settings.max_deliveries + 2
+    assert args["x-dead-letter-exchange"] == f"{amqp_settings.dead_letter_queue}.poison"
+
+
+def test_submit_with_rabbitmq_unreachable_leaves_the_row_for_the_reconciler(
+    amqp_settings: Settings, uid: str
+) -> None:
+    down = Settings(
+        **{**amqp_settings.model_dump(), "broker_url": "amqp://guest:guest@127.0.0.1:1//"}
+    )
+    view = Client(down, submitter="itest").submit("set_working_plan", plan(f"d-{uid}"))
+    with UnitOfWork() as uow:
+        job = uow.session.get(Job, uuid.UUID(view.id))
+        assert job is not None and job.status == "queued"
