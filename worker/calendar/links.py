@@ -78,13 +78,7 @@ def link_calendar(uow: UnitOfWork, ctx: JobContext, link: LinkCalendarPayload) -
 @handles(kinds.UNLINK_CALENDAR)
 def unlink_calendar(uow: UnitOfWork, ctx: JobContext, ref: LinkRef) -> Applied:
     """Remove the link with its imported busy time; events already exported stay remote."""
-    row = uow.session.scalars(
-        select(CalendarLink).where(
-            CalendarLink.id == ref.link_id, CalendarLink.doctor_id == ref.doctor_id
-        )
-    ).one_or_none()
-    if row is None:
-        raise not_found("calendar_link", str(ref.link_id))
+    row = load_link(uow, ref)
     before = {"kind": row.kind, "url": row.url, "direction": row.direction}
     uow.session.execute(delete(CalendarLink).where(CalendarLink.id == ref.link_id))
     audit.record(
@@ -100,10 +94,11 @@ def unlink_calendar(uow: UnitOfWork, ctx: JobContext, ref: LinkRef) -> Applied:
 
 
 def load_link(uow: UnitOfWork, ref: LinkRef) -> CalendarLink:
+    """The doctor's link named by ``ref`` (no lock: a sync reads it before its long fetch)."""
     row = uow.session.scalars(
-        select(CalendarLink)
-        .where(CalendarLink.id == ref.link_id, CalendarLink.doctor_id == ref.doctor_id)
-        .with_for_update()
+        select(CalendarLink).where(
+            CalendarLink.id == ref.link_id, CalendarLink.doctor_id == ref.doctor_id
+        )
     ).one_or_none()
     if row is None:
         raise not_found("calendar_link", str(ref.link_id))

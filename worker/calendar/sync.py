@@ -31,10 +31,11 @@ from shared.db.schedule import Doctor
 from shared.db.uow import UnitOfWork
 from shared.domain.calendar_payloads import LinkRef
 from shared.domain.ical_busy import Limits, busy_instances, parse_calendar
-from shared.errors import SchedqError, error, not_found
+from shared.errors import SchedqError, error
 from shared.ledger import delivery as ledger_ops
 from worker.calendar import busy_store, caldav_client, ics_feed
 from worker.calendar import metrics as calendar_metrics
+from worker.calendar.links import load_link
 from worker.pipeline.context import Applied, CalendarEvents, JobContext, settled
 from worker.scheduling import audit, doctors
 
@@ -78,13 +79,7 @@ def _limits(settings: CalendarSettings) -> Limits:
 
 
 def _read(uow: UnitOfWork, ref: LinkRef) -> tuple[CalendarLink, ZoneInfo]:
-    row = uow.session.scalars(
-        select(CalendarLink).where(
-            CalendarLink.id == ref.link_id, CalendarLink.doctor_id == ref.doctor_id
-        )
-    ).one_or_none()
-    if row is None:
-        raise not_found("calendar_link", str(ref.link_id))
+    row = load_link(uow, ref)
     doctor = uow.session.get(Doctor, row.doctor_id)
     assert doctor is not None  # FK with ON DELETE CASCADE
     return row, ZoneInfo(doctor.time_zone)
