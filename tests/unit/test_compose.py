@@ -76,7 +76,15 @@ def test_image_entrypoint_is_the_schedq_console_script() -> None:
 
 @pytest.mark.parametrize("name", sorted(SCHEDQ_SERVICES))
 def test_service_command_parses_with_the_real_cli(name: str) -> None:
-    parse_cli(SCHEDQ_SERVICES[name]["command"])
+    command: list[str] = SCHEDQ_SERVICES[name]["command"]
+    ctx = parse_cli(command)
+    assert ctx.command.name == command[0]
+    assert ctx.args == []  # every word was taken by an option, none left over
+    # Each ``--flag value`` pair reached its parameter (as the type the CLI converts it to).
+    pairs = dict(zip(command[1::2], command[2::2], strict=True))
+    by_flag = {opt: p for p in ctx.command.params for opt in p.opts}
+    for flag, value in pairs.items():
+        assert str(ctx.params[by_flag[flag].name]) == value, flag
 
 
 @pytest.mark.parametrize("name", sorted(SCHEDQ_SERVICES))
