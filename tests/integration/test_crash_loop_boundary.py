@@ -38,16 +38,16 @@ def test_quarantine_after_exactly_max_deliveries_lost(uid: str, limit: int, lost
     (view,) = record([JobRequest("test_touch", {"doctor_id": f"cl-{uid}"})])
     _lost_deliveries(view.id, died)
 
-    decision = run_delivery(uuid.UUID(view.id), settings)
+    run_delivery(uuid.UUID(view.id), settings)
 
     final = Client().get_job(view.id)
     outcomes = [h["outcome"] for h in final.history]
     if died == limit:
-        assert (decision.action, final.status) == ("dead", "dead")
+        assert final.status == "dead"
         assert final.error is not None and final.error["code"] == "WORKER_CRASH_LOOP"
         assert outcomes == ["worker_lost"] * (died > 0) + ["dead"]
     else:
-        assert (decision.action, final.status) == ("succeeded", "succeeded")
+        assert final.status == "succeeded"
         assert outcomes == ["worker_lost"] * (died > 0)
 
 
