@@ -74,3 +74,37 @@ def test_one_named_argument_is_refused_even_with_one_positional() -> None:
     assert _code(body) == "BAD_ARGUMENTS"
     refusal = poison.check_arguments([str(uuid.uuid4())], {"x": 1})
     assert refusal == poison.Refusal("BAD_ARGUMENTS", "1 positional and 1 named arguments")
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "detail"),
+    [
+        (5, {}, "arguments are not a list and a mapping"),
+        ([str(uuid.uuid4())], [], "arguments are not a list and a mapping"),
+        ([], {}, "0 positional and 0 named arguments"),
+        ([1], {}, "argument is a int, not a job id"),
+        (["not-a-uuid"], {}, "argument is a str, not a job id"),
+    ],
+)
+def test_argument_refusals_say_what_was_wrong(args: object, kwargs: object, detail: str) -> None:
+    body = json.dumps([args, kwargs, {}]).encode()
+    assert poison.screen(body, JSON, TASK, {TASK}, LIMIT) == poison.Refusal("BAD_ARGUMENTS", detail)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "refusal"),
+    [
+        (b"{nope", JSON, poison.Refusal("MALFORMED_MESSAGE", "body is not valid JSON")),
+        (b"\xff\xfe", JSON, poison.Refusal("MALFORMED_MESSAGE", "body is not valid JSON")),
+        (b"[[], {}]", JSON, poison.Refusal("BAD_ARGUMENTS", "body is not [args, kwargs, embed]")),
+        (b'{"a": 1}', JSON, poison.Refusal("BAD_ARGUMENTS", "body is not [args, kwargs, embed]")),
+        (b"x", None, poison.Refusal("CONTENT_TYPE_REFUSED", "content type 'None'")),
+        # The content type is quoted in the detail up to 60 characters, never more.
+        (b"x", "t" * 60, poison.Refusal("CONTENT_TYPE_REFUSED", f"content type {'t' * 60!r}")),
+        (b"x", "t" * 61, poison.Refusal("CONTENT_TYPE_REFUSED", f"content type {'t' * 60!r}")),
+    ],
+)
+def test_body_refusals_say_what_was_wrong(
+    body: bytes, content_type: str | None, refusal: poison.Refusal
+) -> None:
+    assert poison.screen(body, content_type, TASK, {TASK}, LIMIT) == refusal
