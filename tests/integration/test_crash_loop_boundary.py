@@ -10,8 +10,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy import func, select
 
 from producers.client import Client, JobRequest
+from shared.db.jobs import AuditEntry
 from shared.db.uow import UnitOfWork
 from shared.ledger import delivery as ledger_ops
 from shared.settings import get_settings
@@ -21,6 +23,12 @@ from worker.pipeline.executor import run_delivery
 
 probe_kinds.install()
 pytestmark = pytest.mark.usefixtures("database_url", "redis_url")
+
+
+def _audits(job_id: str) -> int:
+    with UnitOfWork() as uow:
+        stmt = select(func.count()).where(AuditEntry.job_id == uuid.UUID(job_id))
+        return int(uow.session.scalar(stmt) or 0)
 
 
 def _lost_deliveries(job_id: str, count: int) -> None:
@@ -44,11 +52,26 @@ def test_quarantine_after_exactly_max_deliveries_lost(uid: str, limit: int, lost
     outcomes = [h["outcome"] for h in final.history]
     if died == limit:
         assert final.status == "dead"
-        assert final.error is not None and final.error["code"] == "WORKER_CRASH_LOOP"
+        assert final.error == {
+            "code": "WORKER_CRASH_LOOP",
+            "category": "SYSTEM",
+            "severity": "CRITICAL",
+            "message": (
+                "The job stopped its worker several times and was set aside for an operator."
+            ),
+            "details": {},
+        }
         assert outcomes == ["worker_lost"] * (died > 0) + ["dead"]
+        # Not run again: the quarantine itself is the one recorded attempt, with no effect.
+        assert final.attempts == 1
+        assert _audits(view.id) == 0
     else:
         assert final.status == "succeeded"
         assert outcomes == ["worker_lost"] * (died > 0)
+        assert _audits(view.id) == 1
+    if died > 1:  # the lost deliveries are recorded once, as the worker loss they were
+        (lost,) = [h for h in final.history if h["outcome"] == "worker_lost"]
+        assert (lost["attempt"], lost["error_code"]) == (1, "WORKER_LOST")
 
 
 def test_the_default_limit_is_three() -> None:

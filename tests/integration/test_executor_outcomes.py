@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from producers.client import Client, JobRequest, JobView
-from shared.db.jobs import AuditEntry
+from shared.db.jobs import AuditEntry, Job
 from shared.db.reliability import DeadLetter
 from shared.db.uow import UnitOfWork
 from shared.errors import SchedqError
+from shared.kinds import KINDS, JobKind, by_doctor
 from shared.settings import Settings, get_settings
 from tests import probe_kinds
 from tests.domain_support import record
@@ -86,10 +87,16 @@ def test_retries_end_at_the_category_limit_in_a_dead_letter(uid: str, limit: int
     final = _deliver(job, settings)
     assert (final.status, final.attempts) == ("dead", limit + 1)
     assert final.error is not None
-    assert final.error["code"] == "RETRIES_EXHAUSTED"
-    assert final.error["category"] == "EXTERNAL_SERVICE"
-    assert final.error["details"] == {"last_error": "PROVIDER_UNAVAILABLE"}
-    assert [h["outcome"] for h in final.history] == ["retry"] * limit + ["dead"]
+    assert final.error == {
+        "code": "RETRIES_EXHAUSTED",
+        "category": "EXTERNAL_SERVICE",
+        "severity": "HIGH",
+        "message": "The job kept failing for a temporary reason and was set aside for an operator.",
+        "details": {"last_error": "PROVIDER_UNAVAILABLE"},
+    }
+    assert [(h["outcome"], h["error_code"]) for h in final.history] == [
+        ("retry", "PROVIDER_UNAVAILABLE")
+    ] * limit + [("dead", "RETRIES_EXHAUSTED")]
     letter = _letter(job)
     assert letter is not None and letter.error_code == "RETRIES_EXHAUSTED"
     assert letter.attempts == limit + 1
@@ -108,7 +115,9 @@ def test_a_permanent_failure_is_rejected_at_once(uid: str) -> None:
     final = _deliver(job, get_settings())
     assert (final.status, final.attempts) == ("rejected", 1)
     assert final.error is not None and final.error["category"] == "AUTHORIZATION"
-    assert [(h["attempt"], h["outcome"]) for h in final.history] == [(1, "rejected")]
+    assert [(h["attempt"], h["outcome"], h["error_code"]) for h in final.history] == [
+        (1, "rejected", final.error["code"])
+    ]
     assert _letter(job) is None and _audits(job) == 0
     assert final.finished_at is not None
 
@@ -118,7 +127,9 @@ def test_an_unexpected_error_is_dead_at_once(uid: str) -> None:
     final = _deliver(job, get_settings())
     assert (final.status, final.attempts) == ("dead", 1)
     assert final.error is not None and final.error["code"] == "UNEXPECTED_ERROR"
-    assert [(h["attempt"], h["outcome"]) for h in final.history] == [(1, "dead")]
+    assert [(h["attempt"], h["outcome"], h["error_code"]) for h in final.history] == [
+        (1, "dead", "UNEXPECTED_ERROR")
+    ]
     letter = _letter(job)
     assert letter is not None and letter.error_code == "UNEXPECTED_ERROR"
 
@@ -149,3 +160,46 @@ def test_an_unknown_job_id_is_dropped_without_a_row() -> None:
     with pytest.raises(SchedqError) as caught:
         Client().get_job(ghost)
     assert caught.value.code == "JOB_NOT_FOUND"
+
+
+def test_a_later_job_of_a_doctor_waits_for_the_earlier_one_without_an_attempt(uid: str) -> None:
+    doctor = f"eo-w-{uid}"
+    first, second = record(
+        [JobRequest("test_touch", {"doctor_id": doctor}) for _ in range(2)]
+    )
+    settings = _settings(order_wait_seconds=3.0)
+    before = datetime.now(UTC)
+    waiting = _deliver(second.id, settings)
+    # Back in the queue for a later look, not counted as an attempt, no history, no effect.
+    assert (waiting.status, waiting.attempts, waiting.history) == ("queued", 0, [])
+    assert _audits(second.id) == 0
+    with UnitOfWork() as uow:
+        job = uow.session.get(Job, uuid.UUID(second.id))
+        assert job is not None and job.next_attempt_at is not None
+        assert job.unfinished_deliveries == 0
+        assert before + timedelta(seconds=3) <= job.next_attempt_at
+    assert _deliver(first.id, settings).status == "succeeded"
+    assert _deliver(second.id, settings).status == "succeeded"
+
+
+@pytest.mark.parametrize("known", ["no-kind", "no-handler"])
+def test_a_job_whose_kind_this_worker_cannot_run_is_rejected(
+    uid: str, known: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (view,) = record([JobRequest("test_touch", {"doctor_id": f"eo-k-{uid}"})])
+    name = f"gone_{uid}"
+    with UnitOfWork() as uow:  # as if written by a newer producer, or a kind since retired
+        uow.session.execute(update(Job).where(Job.id == uuid.UUID(view.id)).values(kind=name))
+        uow.commit()
+    if known == "no-handler":  # the kind is known, but no handler is registered for it
+        kind = JobKind(name, probe_kinds.ProbePayload, "schedule", by_doctor)
+        monkeypatch.setitem(KINDS, name, kind)
+    final = _deliver(view.id, get_settings())
+    assert (final.status, final.attempts) == ("rejected", 1)
+    assert final.error == {
+        "code": "UNKNOWN_JOB_KIND",
+        "category": "VALIDATION",
+        "severity": "HIGH",
+        "message": "This worker does not know the job's kind.",
+        "details": {},
+    }
