@@ -100,6 +100,10 @@ def test_retries_end_at_the_category_limit_in_a_dead_letter(uid: str, limit: int
     letter = _letter(job)
     assert letter is not None and letter.error_code == "RETRIES_EXHAUSTED"
     assert letter.attempts == limit + 1
+    # The dead letter carries this job's attempt history, in order, and nobody else's.
+    assert [(h["attempt"], h["outcome"]) for h in letter.history] == [
+        (n, "retry") for n in range(1, limit + 1)
+    ] + [(limit + 1, "dead")]
     assert _audits(job) == 0
 
 
