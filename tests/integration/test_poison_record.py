@@ -55,11 +55,18 @@ def test_a_refused_message_for_a_pending_job_makes_it_dead(uid: str) -> None:
     assert (row.job_id, row.content_type) == (uuid.UUID(view.id), "application/json")
     assert (row.size, row.body_sha256) == (len(body), hashlib.sha256(body).hexdigest())
     job = Client().get_job(view.id)
-    assert job.status == "dead" and job.error is not None
-    assert job.error["code"] == "POISON_BAD_ARGUMENTS"
-    assert job.error["details"] == {"poison_code": "BAD_ARGUMENTS"}
+    assert job.status == "dead"
+    assert job.error == {
+        "code": "POISON_BAD_ARGUMENTS",
+        "category": "VALIDATION",
+        "severity": "HIGH",
+        "message": "A malformed message for this job was refused; an operator can replay the job.",
+        "details": {"poison_code": "BAD_ARGUMENTS"},
+    }
     assert job.attempts == 0  # the job never ran
-    assert [(h["attempt"], h["outcome"]) for h in job.history] == [(1, "dead")]
+    assert [(h["attempt"], h["outcome"], h["error_code"]) for h in job.history] == [
+        (1, "dead", "POISON_BAD_ARGUMENTS")
+    ]
     letter = _letter(view.id)
     assert letter is not None and letter.error_code == "POISON_BAD_ARGUMENTS"
 
@@ -102,3 +109,10 @@ def test_a_message_without_any_field_is_still_recorded(uid: str) -> None:
     (row,) = _poison_rows(f"bare {uid}")
     assert (row.queue, row.task_name, row.message_id, row.content_type) == (None,) * 4
     assert (row.size, row.body_sha256) == (0, hashlib.sha256(b"").hexdigest())
+
+
+def test_a_text_body_that_is_not_valid_unicode_is_still_recorded(uid: str) -> None:
+    # A lone surrogate cannot be encoded as UTF-8: it is replaced, never allowed to raise.
+    poison.record(get_settings(), poison.Refusal("MALFORMED_MESSAGE", f"odd {uid}"), body="\ud800")
+    (row,) = _poison_rows(f"odd {uid}")
+    assert (row.size, row.body_sha256) == (1, hashlib.sha256(b"?").hexdigest())
