@@ -18,6 +18,7 @@ from shared.db.reliability import DeadLetter
 from shared.db.uow import UnitOfWork
 from shared.errors import SchedqError
 from shared.kinds import KINDS, JobKind, by_doctor
+from shared.ledger import delivery as ledger_ops
 from shared.settings import Settings, get_settings
 from tests import probe_kinds
 from tests.domain_support import record
@@ -207,3 +208,18 @@ def test_a_job_whose_kind_this_worker_cannot_run_is_rejected(
         "message": "This worker does not know the job's kind.",
         "details": {},
     }
+
+
+def test_a_lost_delivery_after_a_retry_is_recorded_as_the_next_attempt(uid: str) -> None:
+    job = _job(uid, fail_with="network", fail_times=1)
+    settings = get_settings()
+    assert _deliver(job, settings).attempts == 1  # attempt 1: a retry
+    with UnitOfWork() as uow:  # attempt 2 starts, and its worker dies
+        assert ledger_ops.begin_delivery(uow, uuid.UUID(job)) is not None
+        uow.commit()
+    final = _deliver(job, settings)  # attempt 2 again, after the loss
+    assert (final.status, final.attempts) == ("succeeded", 2)
+    assert [(h["attempt"], h["outcome"], h["error_code"]) for h in final.history] == [
+        (1, "retry", "NETWORK_ERROR"),
+        (2, "worker_lost", "WORKER_LOST"),
+    ]
