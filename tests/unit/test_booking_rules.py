@@ -154,3 +154,12 @@ def test_patient_reference_is_opaque_and_instants_need_an_offset() -> None:
         ("OFFSET_REQUIRED", "ends_at"),
         ("VALUE_FORMAT", "patient_ref"),
     ]
+
+
+def test_external_busy_time_never_makes_a_booked_appointment_a_conflict() -> None:
+    # An outside calendar cannot cancel a booking made here (docs/domain.md): busy time over a
+    # booked appointment leaves it standing, while a new booking there is refused.
+    busy = inputs(external_busy=((at(8), at(9)),))
+    booked = [Booking("a", at(8), at(8, 30), 1)]
+    assert find_conflicts(busy, booked) == []
+    assert check_codes(busy, at(8), at(8, 30)) != []
