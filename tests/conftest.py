@@ -30,7 +30,10 @@ import redis as redis_lib
 RUN = secrets.token_hex(4)
 ADMIN_PG = os.environ.get("SCHEDQ_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("SCHEDQ_TEST_REDIS", "redis://127.0.0.1:6379")
-DB_NAME = f"schedq_test_{RUN}"
+# A database made and migrated by the caller (.ci/mutation runs many pytest sessions, one per
+# mutant, against one database): used as it is, never created or dropped here.
+GIVEN_DB = os.environ.get("SCHEDQ_TEST_DB_NAME")
+DB_NAME = GIVEN_DB or f"schedq_test_{RUN}"
 DB_URL = ADMIN_PG.rsplit("/", 1)[0] + f"/{DB_NAME}"
 
 
@@ -151,8 +154,9 @@ def database_url() -> Iterator[str]:
     from shared.db.migrate import upgrade_to_head
     from shared.settings import get_settings, reset_settings_cache
 
-    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    if not GIVEN_DB:
+        with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
     reset_settings_cache()
     url = get_settings().database_url
     upgrade_to_head(url)
@@ -160,8 +164,9 @@ def database_url() -> Iterator[str]:
     from shared.db.base import dispose_engines
 
     dispose_engines()
-    with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    if not GIVEN_DB:
+        with psycopg.connect(ADMIN_PG, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

@@ -10,15 +10,26 @@ import sys
 from pathlib import Path
 
 import psutil
+import pytest
 
 
 def _isolated(cmd: list[str]) -> list[str]:
-    """Run inside a new network namespace with only loopback up, when this machine allows it."""
-    if shutil.which("unshare") and shutil.which("ip"):
-        probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
-        if probe.returncode == 0:
-            return ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *cmd]
-    return cmd
+    """Run inside a new network namespace with only loopback up.
+
+    Without one the test would pass while proving nothing about a machine with no network, so
+    a machine that cannot create one fails the test and says why (never a silent fallback).
+    """
+    missing = [tool for tool in ("unshare", "ip") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"no network namespace for the demo: {', '.join(missing)} not installed")
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.fail(
+            "no network namespace for the demo: `unshare -n` failed "
+            f"({probe.stderr.strip()[:200] or probe.returncode}); run as root or with user "
+            "namespaces enabled"
+        )
+    return ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *cmd]
 
 
 RUN_SERVER_SETTINGS = {

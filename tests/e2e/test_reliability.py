@@ -132,12 +132,3 @@ def test_replaying_a_job_that_since_succeeded_does_nothing(worker: WorkerProcess
     assert f"(job {view.id}): already_succeeded" in out.output
     with UnitOfWork() as uow:
         assert not uow.session.scalars(select(Job).where(Job.replay_of == uuid.UUID(view.id))).all()
-
-
-def test_purge_and_bad_cli_input() -> None:
-    bad = runner.invoke(cli, ["dlq", "purge", "--older-than", "forever"])
-    assert bad.exit_code == 2 and "DLQ_BAD_INPUT" in bad.output
-    both = runner.invoke(cli, ["dlq", "replay"])
-    assert both.exit_code == 2
-    ok = runner.invoke(cli, ["dlq", "purge", "--older-than", "30d", "--json"])
-    assert ok.exit_code == 0 and "dead_letters" in json.loads(ok.output)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import redis as redis_lib
-from sqlalchemy import func, insert, update
+from sqlalchemy import insert, update
 
 from producers.client import JobRequest
 from shared.db.jobs import Job
@@ -25,18 +25,12 @@ probe_kinds.install()
 
 @pytest.fixture
 def settings(database_url: str, redis_url: str) -> Iterator[Settings]:
-    base = get_settings()
-    # A queue of our own in the run's Redis db, so no worker of this run consumes it.
-    queue = f"recon-{uuid.uuid4().hex[:6]}"
-    # Pending jobs that earlier tests of the run left behind (e.g. calendar jobs no worker took)
-    # would count as lost once the run is older than the threshold: make them recent, so these
-    # tests see only their own rows. Found when a loaded machine stretched the run past it.
-    with UnitOfWork() as uow:
-        uow.session.execute(
-            update(Job).where(Job.status.in_(("queued", "running"))).values(updated_at=func.now())
-        )
-        uow.commit()
-    yield base.model_copy(update={"schedule_queue": queue, "reconcile_after_seconds": 60})
+    # Queues of this test's own in the run's Redis db: no worker of this run consumes them, and
+    # the reconciler serves only these, so it sees only the rows this test inserts (pending
+    # jobs other tests left behind are on other queues and are neither counted nor touched).
+    suffix = uuid.uuid4().hex[:6]
+    queues = {"schedule_queue": f"recon-{suffix}", "calendar_queue": f"recon-cal-{suffix}"}
+    yield get_settings().model_copy(update={**queues, "reconcile_after_seconds": 60})
 
 
 def _job(settings: Settings, **values: Any) -> uuid.UUID:

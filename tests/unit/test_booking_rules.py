@@ -154,3 +154,66 @@ def test_patient_reference_is_opaque_and_instants_need_an_offset() -> None:
         ("OFFSET_REQUIRED", "ends_at"),
         ("VALUE_FORMAT", "patient_ref"),
     ]
+
+
+def test_external_busy_time_never_makes_a_booked_appointment_a_conflict() -> None:
+    # An outside calendar cannot cancel a booking made here (docs/domain.md): busy time over a
+    # booked appointment leaves it standing, while a new booking there is refused.
+    busy = inputs(external_busy=((at(8), at(9)),))
+    booked = [Booking("a", at(8), at(8, 30), 1)]
+    assert find_conflicts(busy, booked) == []
+    assert check_codes(busy, at(8), at(8, 30)) != []
+
+
+def _violations(s: ScheduleInputs, start: datetime, end: datetime) -> list[dict[str, object]]:
+    return [v.as_dict() for v in check_booking(s, start, end).violations]
+
+
+def test_the_edges_of_an_appointment_length() -> None:
+    allday = inputs(plan={"weekdays": {"mon": [{"start": "00:00", "end": "23:30"}]}})
+    assert check_booking(allday, at(8), at(8)).seat is None  # zero length: never a booking
+    assert check_booking(allday, at(8), at(8)).violations != []
+    assert check_codes(allday, at(8), at(20)) == []  # exactly 12 hours is allowed
+    assert _violations(allday, at(8), at(20, 1)) == [
+        {"code": "APPOINTMENT_TOO_LONG", "path": "ends_at",
+         "message": "An appointment lasts at most 12 hours."}
+    ]  # fmt: skip
+
+
+def test_capacity_violations_name_the_field_and_say_why() -> None:
+    booked = (Booking("a", at(8), at(8, 30), 1),)
+    taken = {"code": "APPOINTMENT_OVERLAP", "path": "starts_at",
+             "message": "The requested time is already booked."}  # fmt: skip
+    assert _violations(inputs(appointments=booked), at(8), at(8, 30)) == [taken]
+    full_day = inputs(appointments=booked, plan={"capacity_per_day": 1})
+    assert _violations(full_day, at(9), at(9, 30)) == [
+        {"code": "DAY_CAPACITY_REACHED", "path": "starts_at",
+         "message": "The doctor's day is fully booked."}
+    ]  # fmt: skip
+
+
+def test_no_seat_is_given_when_anything_is_wrong() -> None:
+    # A free seat exists at 13:00, but the time is outside working hours.
+    check = check_booking(inputs(), at(13), at(13, 30))
+    assert check.violations != [] and check.seat is None
+
+
+def test_availability_goes_on_past_days_without_room() -> None:
+    week = {d: [{"start": "08:00", "end": "09:00"}] for d in ("tue", "wed")}
+    # Monday has no plan, Tuesday is fully booked for the day, Wednesday is open.
+    s = inputs(
+        plan={"weekdays": week, "capacity_per_day": 1},
+        appointments=(Booking("t", at(8, day=date(2026, 1, 6)), at(8, 30, day=date(2026, 1, 6))),),
+    )
+    slots = availability(s, at(0), at(23, day=date(2026, 1, 7)))
+    wednesday = date(2026, 1, 7)
+    assert [x.start for x in slots] == [at(8, day=wednesday), at(8, 30, day=wednesday)]
+
+
+def test_availability_goes_on_past_a_busy_slot() -> None:
+    s = inputs(external_busy=((at(8), at(8, 30)),))
+    starts = [x.start for x in availability(s, at(0), at(23))]
+    assert starts[:2] == [at(8, 30), at(9)] and at(8) not in starts
+    assert [x.as_dict() for x in availability(s, at(8, 30), at(9))] == [
+        {"start": at(8, 30).isoformat(), "end": at(9).isoformat(), "remaining": 1}
+    ]

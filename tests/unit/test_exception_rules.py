@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from shared.domain.closures import AddClosurePayload, resolve_closure
 from shared.domain.holidays import SetHolidaysPayload, check_holidays
 
@@ -96,8 +98,7 @@ def test_local_range_must_not_carry_an_offset() -> None:
         "kind": "conference",
         "range": {"start": "2026-01-05T08:00:00+01:00", "end": "2026-01-05T12:00"},
     }
-    try:
+    with pytest.raises(SchedqError) as caught:
         parse_payload(AddClosurePayload, payload)
-    except SchedqError as exc:
-        violations = exc.details["violations"]
+    violations = caught.value.details["violations"]
     assert [(v["code"], v["path"]) for v in violations] == [("OFFSET_NOT_ALLOWED", "range.start")]

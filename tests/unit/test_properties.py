@@ -133,9 +133,12 @@ def test_offered_slots_avoid_breaks_exceptions_and_respect_capacity(
     lo, hi = day_bounds(day, inputs.zone)
     opened = [(e.start, e.end) for e in inputs.closures if e.opens]
     closed = [(e.start, e.end) for e in inputs.closures if not e.opens]
-    break_spans = [
+    # Breaks resolve to instants like any local time (docs/domain.md, "Time"); one whose end
+    # resolves before its start (its edges straddle a DST gap) has no instants to protect.
+    resolved = [
         (local_instant(day, a, inputs.zone), local_instant(day, b, inputs.zone)) for a, b in breaks
     ]
+    break_spans = [(a, b) for a, b in resolved if b > a]
     offered = availability(inputs, lo, hi)
     assert all(a.end <= b.start for a, b in pairwise(offered))
     for slot in offered:
