@@ -19,7 +19,9 @@ def _audit_rows(actor: str) -> list[tuple[uuid.UUID | None, str, dict[str, objec
     with UnitOfWork() as uow:
         rows = uow.session.execute(
             select(AuditEntry.job_id, AuditEntry.action, AuditEntry.after)
-            .where(AuditEntry.actor == actor)
+            # Only the submit's rows: a worker left running by another test may apply the job
+            # and write its own audit rows under the same actor (the job's submitter).
+            .where(AuditEntry.actor == actor, AuditEntry.action == "accepted")
             .order_by(AuditEntry.id)
         )
         return [(j, a, after) for j, a, after in rows]
