@@ -15,12 +15,15 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from producers.gateway.problems import problem_response
+from shared.availability_cache import CACHE_REQUESTS
 from shared.errors import SchedqError, error
 
 access_log = logging.getLogger("schedq.gateway.access")
 log = logging.getLogger("schedq.gateway")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# The gateway serves availability through the shared cache: its lookups are scraped here.
+REGISTRY.register(CACHE_REQUESTS)
 REQUESTS = Counter(
     "schedq_http_requests",
     "HTTP requests by route template, method and status.",

@@ -7,9 +7,8 @@ alerts.yml with ONE change, in a test copy: ``SchedqDoctorBlocked`` fires after 
 2 min (``> 3``, ``for: 2s``), so the test need not hold a doctor blocked for minutes. The other
 alerts are the shipped rules unchanged.
 
-Availability is served today by producer processes (``producers.client.Client``; the gateway
-will serve it too): this test's own process serves it and exposes the availability cache's
-counter on a scrape target of its own, as such a process would.
+The third scrape target is a real gateway process (``schedq api``): availability is asked of it
+over HTTP, and its /metrics carries the availability cache's counter and its request metrics.
 """
 
 from __future__ import annotations
@@ -29,18 +28,17 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry, start_http_server
 
 import tests.calendar_env  # noqa: F401  (small breaker, short timeouts, for the workers)
 from producers.client import Client
 from schedq.processes import free_port, spawn, stop, wait_for_http
-from shared.availability_cache import CACHE_REQUESTS
 from shared.settings import Settings
 from tests import probe_kinds
 from tests.calendar_servers import FeedServer, Route
 from tests.calendar_support import make_doctor
 from tests.conftest import wait_until
 from tests.e2e.test_spine import plan
+from tests.gateway_support import ApiUser, GatewayProcess, make_user
 from tests.workers import WorkerProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,6 +53,8 @@ class Stack:
     client: Client
     queue: str
     calendar_queue: str
+    gateway: GatewayProcess
+    reader: ApiUser
 
 
 def rules_copy(tmp: Path) -> Path:
@@ -99,7 +99,7 @@ def stack(
     tmp = tmp_path_factory.mktemp("prom-e2e")
     queue, calendar_queue = f"prom-{uuid.uuid4().hex[:8]}", f"promcal-{uuid.uuid4().hex[:8]}"
     queues = {"SCHEDQ_SCHEDULE_QUEUE": queue, "SCHEDQ_CALENDAR_QUEUE": calendar_queue}
-    worker_port, exporter_port, producer_port, prom_port = (free_port() for _ in range(4))
+    worker_port, exporter_port, prom_port = (free_port() for _ in range(3))
     (tmp / "multiproc").mkdir()
     node = WorkerProcess(
         tmp,
@@ -115,16 +115,13 @@ def stack(
     exporter = spawn(
         ["schedq.cli.main", "exporter", "--port", str(exporter_port)], queues, tmp / "exp.log"
     )
-    # A producer process's own metrics: the availability cache it serves from.
-    registry = CollectorRegistry()
-    registry.register(CACHE_REQUESTS)
-    producer_server, _ = start_http_server(producer_port, addr="127.0.0.1", registry=registry)
+    gateway = GatewayProcess(tmp, env=queues)
     config = prometheus_config(
         tmp,
         {
             "schedq-workers": worker_port,
             "schedq-exporter": exporter_port,
-            "schedq-producers": producer_port,
+            "schedq-gateway": gateway.port,
         },
     )
     prom = subprocess.Popen(
@@ -142,12 +139,14 @@ def stack(
         node.wait_ready()
         base = f"http://127.0.0.1:{prom_port}"
         assert wait_for_http(f"{base}/-/ready", timeout=30), (tmp / "prometheus.log").read_text()
-        yield Stack(base, node, Client(Settings(schedule_queue=queue)), queue, calendar_queue)
+        reader = make_user("reader", doctors=["pg-*"])
+        client = Client(Settings(schedule_queue=queue))
+        yield Stack(base, node, client, queue, calendar_queue, gateway, reader)
     finally:
         stop(prom)
         stop(exporter)
+        gateway.stop()
         node.stop()
-        producer_server.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -251,8 +250,15 @@ def test_every_grafana_panel_query_returns_data(
     for job_id, status in ((ok.id, "succeeded"), (bad.id, "rejected"), (retried.id, "succeeded")):
         assert stack.client.wait(job_id, timeout=30).status == status, stack.node.log()
     start = date.today() + timedelta(days=7)
-    for _ in range(2):  # a miss, then a hit
-        stack.client.availability(doctor, start, start + timedelta(days=1))
+    window = {"from": start.isoformat(), "to": (start + timedelta(days=1)).isoformat()}
+    for _ in range(2):  # a miss, then a hit, both asked of the gateway
+        answer = httpx.get(
+            f"{stack.gateway.url}/v1/doctors/{doctor}/availability",
+            params=window,
+            headers=stack.reader.headers,
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
     time.sleep(3)  # a few scrapes of the counters after the work
     missing: list[str] = []
     for title, expr in panel_exprs():
