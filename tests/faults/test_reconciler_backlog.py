@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import TEST_BROKER, wait_until
 from tests.faults.conftest import FaultRig, audit, environment, statuses, wait_terminal
 
 pytestmark = pytest.mark.faults
@@ -65,4 +65,11 @@ def test_broker_wiped_under_a_deep_retry_backlog_recovers_every_job(
     states = {s: list(final.values()).count(s) for s in set(final.values())}
     assert figures.succeeded == len(ids), (states, node.log())
     assert figures.duplicates == 0 and figures.schedule_mismatches == 0
-    assert republished >= report["pending_at_wipe"] - 2 * 2  # at most the jobs running at the wipe
+    if TEST_BROKER == "amqp":
+        # RabbitMQ keeps what a purge cannot reach (messages a worker holds unacked, retries
+        # waiting in its delay exchanges) and delivers them itself: the reconciler republished
+        # the purged rest, after the wipe, and every job ended once (asserted above).
+        assert runs and republished > 0
+    else:
+        # Redis lost everything: the reconciler republished all but the jobs running at the wipe.
+        assert republished >= report["pending_at_wipe"] - 2 * 2

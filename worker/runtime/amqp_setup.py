@@ -1,9 +1,14 @@
-"""RabbitMQ only: declare the poison queue the quorum queues dead-letter into.
+"""RabbitMQ only: declare every queue of the deployment, and the poison queue, at worker start.
 
-A quorum queue dead-letters a message past its delivery limit to the exchange named in its
-``x-dead-letter-exchange``; without a queue bound there RabbitMQ drops it. Every worker
-declares exchange and queue at start (idempotent), so a poison message is kept for an operator
-(``rabbitmqadmin get queue=dead_letter.poison``) even before anything else consumed it.
+- Celery's native delayed delivery (retry countdowns) binds *every* configured queue to its
+  delay exchanges when the consumer starts, and gives up on all of them if one queue's exchange
+  does not exist yet. A calendar-only worker started before any schedule worker hit that, and
+  its retries were lost to the reconciler. So every worker declares every configured queue
+  (with its exchange; idempotent) before its consumer starts: ``worker_init``.
+- A quorum queue dead-letters a message past its delivery limit to the exchange named in its
+  ``x-dead-letter-exchange``; without a queue bound there RabbitMQ drops it. The poison queue is
+  declared with the rest, so a poison message is kept for an operator
+  (``rabbitmqadmin get queue=dead_letter.poison``) even before anything else consumed it.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery.signals import worker_ready
+from celery.signals import worker_init
 from kombu import Exchange, Queue
 
 from shared.celery_config import poison_queue_name
@@ -29,17 +34,25 @@ def poison_queue(name: str) -> Queue:
     )
 
 
-def declare_poison_queue(app: Any) -> None:
+def declare_queues(app: Any) -> None:
+    """Every configured task queue (consumed here or not) and the poison queue."""
     name = poison_queue_name(get_settings())
     with app.connection_for_write() as conn:
-        poison_queue(name).bind(conn.default_channel).declare()
+        channel = conn.default_channel
+        for queue in app.amqp.queues.values():
+            queue.bind(channel).declare()
+        poison_queue(name).bind(channel).declare()
 
 
-@worker_ready.connect
+@worker_init.connect
 def _declare(sender: Any = None, **_: Any) -> None:
     if not get_settings().broker_is_amqp or sender is None:
         return
     try:
-        declare_poison_queue(sender.app)
-    except Exception as exc:  # the worker still runs; poison would then be dropped, say so
-        log.warning("poison queue not declared (%s): RabbitMQ drops poison", type(exc).__name__)
+        declare_queues(sender.app)
+    except Exception as exc:  # the worker still runs; say what that costs
+        log.warning(
+            "queues not declared at start (%s): delayed retries may fall back to the reconciler"
+            " and RabbitMQ drops poison",
+            type(exc).__name__,
+        )
