@@ -32,6 +32,23 @@ class Route:
     before: list[Route] = field(default_factory=list)  # answered first, one per request
 
 
+class LoopbackHTTP:
+    """A threaded HTTP server on 127.0.0.1 and a free port, serving ``handler`` until closed."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 class FeedServer:
     """``routes[path] = Route(...)``; change a route's body and the ETag changes with it."""
 
@@ -79,18 +96,14 @@ class FeedServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.http = LoopbackHTTP(Handler)
+        self.port = self.http.port
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return self.http.url(path)
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.http.close()
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):

@@ -12,10 +12,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+
+from tests.calendar_servers import LoopbackHTTP
 
 Behaviour = Callable[[BaseHTTPRequestHandler, "HostileServer"], None]
 
@@ -60,14 +62,11 @@ class HostileServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.http = LoopbackHTTP(Handler)
+        self.port = self.http.port
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return self.http.url(path)
 
     def on(self, path: str, behaviour: Behaviour) -> str:
         self.behaviours[path] = behaviour
@@ -78,8 +77,7 @@ class HostileServer:
 
     def close(self) -> None:
         self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.http.close()
 
 
 def reply(h: BaseHTTPRequestHandler, status: int, body: bytes, **headers: str) -> None:
