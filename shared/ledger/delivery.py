@@ -67,25 +67,35 @@ def lock_if_pending(uow: UnitOfWork, job_id: uuid.UUID) -> bool:
 
 
 # One round trip: the job's own row lock and whether an earlier job of its order key is pending.
+# The job's status and, for its order key, the pending earlier jobs: none (NULL); all of them
+# claimed by a delivery or due now, so about to reach the doctor's lock ('due'); or some waiting
+# for a later time, a retry's backoff or an order wait ('later').
 _LOCK_IN_ORDER = f"""
 SELECT j.status,
-       %(key)s::text IS NOT NULL AND EXISTS (
-           SELECT 1 FROM jobs AS earlier
-            WHERE earlier.order_key = %(key)s AND earlier.seq < %(seq)s AND earlier.{_PENDING})
+       (SELECT CASE WHEN count(*) = 0 THEN NULL
+                    WHEN bool_and(earlier.status = 'running'
+                                  OR earlier.next_attempt_at IS NULL
+                                  OR earlier.next_attempt_at <= clock_timestamp()) THEN 'due'
+                    ELSE 'later' END
+          FROM jobs AS earlier
+         WHERE %(key)s::text IS NOT NULL AND earlier.order_key = %(key)s
+           AND earlier.seq < %(seq)s AND earlier.{_PENDING})
   FROM jobs AS j WHERE j.id = %(id)s FOR UPDATE OF j
 """
 
 
 def lock_if_pending_in_order(
     uow: UnitOfWork, job_id: uuid.UUID, key: str | None, seq: int
-) -> tuple[bool, bool]:
-    """Row-lock the job and, in the same round trip, look for a pending earlier job of its
-    order key: (job still pending, predecessor pending). Call after ``lock_order_key``."""
+) -> tuple[bool, str | None]:
+    """Row-lock the job and, in the same round trip, look for pending earlier jobs of its
+    order key: (job still pending, ``None`` / ``"due"`` / ``"later"``: no predecessor pending,
+    every pending one claimed or due now, some waiting for a later time). Call after
+    ``lock_order_key``."""
     row = uow.sql(_LOCK_IN_ORDER, {"id": job_id, "key": key, "seq": seq}).one_or_none()
     if row is None:
-        return False, False
+        return False, None
     status, waits = tuple(row)
-    return status in PENDING_STATUSES, bool(waits)
+    return status in PENDING_STATUSES, waits
 
 
 def lock_order_key(uow: UnitOfWork, key: str) -> None:

@@ -25,7 +25,7 @@ from shared.ledger import delivery as ledger_ops
 from shared.patient_data import unseal_payload
 from shared.payloads import parse_payload
 from shared.settings import Settings
-from worker.pipeline import services  # noqa: F401  (imported for its handler bindings)
+from worker.pipeline import ordering, services  # noqa: F401  (services: handler bindings)
 from worker.pipeline.context import CalendarEvents, Conflicts, JobContext, Refusal
 from worker.pipeline.error_map import classify
 from worker.pipeline.handlers import handler_for
@@ -127,9 +127,7 @@ def _apply(
         raise unknown_kind(ctx.kind)
     parsed = parse_payload(kind.payload, unseal_payload(ctx.kind, payload))
     with UnitOfWork() as uow:
-        if order_key is not None:
-            ledger_ops.lock_order_key(uow, order_key)
-        pending, waits = ledger_ops.lock_if_pending_in_order(uow, ctx.job_id, order_key, seq)
+        pending, waits = ordering.lock_in_order(uow, ctx.job_id, order_key, seq)
         if not pending:
             return Decision("noop", kind=ctx.kind)
         if waits:
