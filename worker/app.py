@@ -26,6 +26,7 @@ from worker.runtime import (
     startup_checks,
 )
 from worker.runtime.config import worker_config
+from worker.runtime.task_events import BatchedTaskEvents
 
 settings = get_settings()
 app = Celery("schedq")
@@ -37,6 +38,9 @@ _HOOKS = (log_hooks, metrics_hooks, connection_budget, amqp_setup)
 TASKS = {name: register_job_task(app, kind) for name, kind in KINDS.items()}
 RECONCILE = app.task(name=RECONCILE_TASK, ignore_result=True)(reconciler.run)
 RETENTION = app.task(name=RETENTION_TASK, ignore_result=True)(retention.run)
+# Task events reach Flower in batches (worker.runtime.task_events): the cheaper way to keep
+# every task's state visible.
+app.steps["consumer"].add(BatchedTaskEvents)
 # The calendar tick is a shared_task, registered on this app by worker.beat_schedule's import.
 
 
