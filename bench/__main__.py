@@ -17,7 +17,17 @@ from bench.env import BenchEnv
 from bench.report import Figure, machine, write
 
 # Order matters: latency reuses throughput's max rate, memory reuses its RSS readings.
-FIGURES = ("throughput", "submit", "latency", "history", "calendar", "memory", "gateway")
+FIGURES = (
+    "throughput",
+    "ceiling",
+    "hotkey",
+    "submit",
+    "latency",
+    "history",
+    "calendar",
+    "memory",
+    "gateway",
+)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -28,6 +28,7 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.micro")
     p.add_argument("--jobs", type=int, default=1000)
     p.add_argument("--profile", action="store_true", help="print cProfile's top functions")
+    p.add_argument("--doctors", type=int, default=500, help="doctors the jobs round-robin over")
     args = p.parse_args()
     with BenchEnv() as env:
         from shared.db.base import get_engine
@@ -36,7 +37,7 @@ def main() -> None:
 
         tag = f"micro-{env.run_id}"
         client = Client(submitter=tag)
-        reqs = list(load.requests(tag, args.jobs, 500))
+        reqs = list(load.requests(tag, args.jobs, args.doctors))
         ids = []
         for i in range(0, args.jobs, load.BATCH):
             ids += [uuid.UUID(v.id) for v in client.submit_many(reqs[i : i + load.BATCH])]

@@ -20,6 +20,7 @@ from shared.settings import get_settings
 
 SCHEDQ_APP = "bench.schedq_app"
 BASELINE_APP = "bench.baseline"
+CEILING_APP = "bench.ceiling_app"
 QUEUE = "schedule"
 # kombu's Redis transport parks delivered-but-unacked messages (acks_late) in this hash.
 UNACKED = "unacked"
@@ -32,12 +33,18 @@ TOPOLOGY = {"pool": "prefork", "concurrency": 2}
 
 class Node:
     def __init__(
-        self, app: str, log_dir: Path, name: str, env: Mapping[str, str] | None = None
+        self,
+        app: str,
+        log_dir: Path,
+        name: str,
+        env: Mapping[str, str] | None = None,
+        events: bool = True,
+        loglevel: str = "INFO",
     ) -> None:
         self.name = f"{name}@bench"
         pool, concurrency = str(TOPOLOGY["pool"]), str(TOPOLOGY["concurrency"])
         args = ["celery", "-A", app, "worker", "-Q", "schedule,calendar", "-c", concurrency]
-        args += ["-P", pool, "-E", "-n", self.name, "--loglevel", "INFO"]
+        args += ["-P", pool, *(["-E"] if events else []), "-n", self.name, "--loglevel", loglevel]
         args += ["--without-mingle", "--without-gossip"]
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] = spawn(args, dict(env or {}), self.log_path)
