@@ -11,6 +11,7 @@ the real executor on real PostgreSQL.
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from shared.db.uow import UnitOfWork
 from shared.errors import Category
 from shared.ledger import delivery as ledger_ops
 from shared.settings import Settings, get_settings
-from tests import probe_kinds
+from tests import pg_locks, probe_kinds
 from tests.domain_support import apply, plan_payload, record
 from worker.pipeline.context import Conflicts
 from worker.pipeline.executor import Decision, run_delivery
@@ -176,6 +177,37 @@ def test_a_kind_this_worker_cannot_run_is_a_rejection_naming_it(uid: str) -> Non
     assert decision.error is not None and decision.error.code == "UNKNOWN_JOB_KIND"
 
 
+def test_a_failure_of_a_job_finished_meanwhile_is_a_noop_that_records_nothing(uid: str) -> None:
+    # Delivery A fails before it takes any lock (a kind this worker cannot run); while it is on
+    # its way to record the rejection, another delivery finishes the job. A must not overwrite
+    # that outcome: it comes back as a no-op of the job's kind.
+    job = _probe(uid)
+    name = f"gone_{uid}"
+    with UnitOfWork() as uow:
+        uow.session.execute(update(Job).where(Job.id == job).values(kind=name))
+        uow.commit()
+    with ThreadPoolExecutor(1) as pool, pg_locks.holder() as other:
+        # FOR KEY SHARE lets A's begin_delivery (a non-key UPDATE) through and stops the row
+        # lock A takes to record its outcome; this transaction stands for the other delivery.
+        other.execute("SELECT 1 FROM jobs WHERE id = %s FOR KEY SHARE", [job])
+        run = pool.submit(run_delivery, job, get_settings())
+        pg_locks.wait_blocked(other, 1)
+        status = other.execute("SELECT status FROM jobs WHERE id = %s", [job]).fetchone()
+        assert status == ("running",)  # A began: it waits to record its outcome, not to begin
+        other.execute(
+            "UPDATE jobs SET status = 'succeeded', finished_at = clock_timestamp() WHERE id = %s",
+            [job],
+        )
+        other.commit()
+        decision = run.result(timeout=60)
+    assert decision == Decision("noop", kind=name)
+    with UnitOfWork() as uow:
+        row = uow.session.get(Job, job)
+        assert row is not None and (row.status, row.error_code, row.attempts) == (
+            "succeeded", None, 0
+        )  # fmt: skip
+
+
 def test_a_job_waiting_for_its_predecessor_is_a_wait_decision(uid: str) -> None:
     first, second = (_probe(uid) for _ in range(2))
     settings = _settings(order_wait_seconds=3.0)
@@ -198,7 +230,6 @@ def test_an_unknown_job_is_a_noop_whose_error_code_is_unknown_job() -> None:
     # The adapter compares this code with "UNKNOWN_JOB" to record the message as poison.
     assert (decision.action, decision.kind, decision.countdown) == ("noop", None, None)
     assert decision.error is not None and decision.error.code == "UNKNOWN_JOB"
-    assert decision.error.details == {"job_id": str(ghost)}
 
 
 # A plan change that takes the working time of two Tuesday bookings away.
@@ -240,3 +271,15 @@ def test_a_rejection_over_booked_appointments_carries_the_conflicts_figure(uid: 
     assert decision.error.category is Category.BUSINESS_LOGIC
     assert decision.conflicts == Conflicts(2, "reject")
     _assert_final_latency(decision, bound)
+
+
+def test_latency_is_zero_not_negative_when_the_submit_time_lies_ahead(uid: str) -> None:
+    # created_at comes from the database server's clock; when it runs ahead of this worker's,
+    # the latency histogram gets 0, never a negative observation.
+    job = _probe(uid)
+    with UnitOfWork() as uow:
+        ahead = datetime.now(UTC) + AGE
+        uow.session.execute(update(Job).where(Job.id == job).values(created_at=ahead))
+        uow.commit()
+    decision, _ = _deliver(job, get_settings())
+    assert (decision.action, decision.latency) == ("succeeded", 0.0)
