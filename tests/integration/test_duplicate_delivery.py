@@ -8,6 +8,7 @@ second one to get the lock finds the job already finished.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ from shared.db.uow import UnitOfWork
 from shared.settings import get_settings
 from tests import pg_locks, probe_kinds
 from tests.domain_support import apply, plan_payload, record
-from worker.pipeline.executor import run_delivery
+from worker.pipeline.executor import Decision, run_delivery
 
 probe_kinds.install()
 pytestmark = pytest.mark.usefixtures("database_url", "redis_url")
@@ -41,7 +42,7 @@ def _version(doctor: str) -> int:
         return row.schedule_version if row is not None else 0
 
 
-def _deliver_twice_at_once(job_id: str, doctor: str) -> None:
+def _deliver_twice_at_once(job_id: str, doctor: str) -> list[Decision]:
     """Both deliveries queue behind the doctor's lock held here, then race for it."""
     settings = get_settings()
     # The holder closes before the pool joins: a failed wait still releases the threads.
@@ -50,8 +51,8 @@ def _deliver_twice_at_once(job_id: str, doctor: str) -> None:
             held.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [doctor])
             runs = [pool.submit(run_delivery, uuid.UUID(job_id), settings) for _ in range(2)]
             pg_locks.wait_blocked(held, 2)
-        for run in runs:
-            run.result(timeout=60)  # both deliveries end normally (neither raises)
+        # Both deliveries end normally (neither raises).
+        return [run.result(timeout=60) for run in runs]
 
 
 Arrange = Callable[[str], JobRequest]
@@ -71,13 +72,15 @@ def _booking(doctor: str) -> JobRequest:
 
 
 @pytest.mark.parametrize("arrange", [_touch, _booking], ids=["touch", "booking"])
-def test_concurrent_duplicate_delivery_has_one_effect(uid: str, arrange: Arrange) -> None:
+def test_concurrent_duplicate_delivery_has_one_effect(
+    uid: str, arrange: Arrange, caplog: pytest.LogCaptureFixture
+) -> None:
     doctor = f"dup-{uid}"
     request = arrange(doctor)
     before = _version(doctor)
     (view,) = record([request])
 
-    _deliver_twice_at_once(view.id, doctor)
+    decisions = _deliver_twice_at_once(view.id, doctor)
 
     assert _count(AuditEntry, view.id) == 1
     assert _version(doctor) == before + 1
@@ -86,3 +89,11 @@ def test_concurrent_duplicate_delivery_has_one_effect(uid: str, arrange: Arrange
     final = Client().get_job(view.id)
     # Applied once and finished once; the second delivery found it done and changed nothing.
     assert (final.status, final.attempts) == ("succeeded", 1)
+    # What the worker is told: the second is a no-op (acked with Ignore, counted as "noop"
+    # under the job's kind), not a second success.
+    assert sorted((d.action, d.kind) for d in decisions) == [
+        ("noop", request.kind),
+        ("succeeded", request.kind),
+    ]
+    # Found done, not failed: nothing for an operator to look at.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -221,3 +221,17 @@ def test_a_lost_delivery_after_a_retry_is_recorded_as_the_next_attempt(uid: str)
         (1, "retry", "NETWORK_ERROR"),
         (2, "worker_lost", "WORKER_LOST"),
     ]
+
+
+def test_a_delivery_after_one_that_ended_unrecorded_counts_no_worker_loss(uid: str) -> None:
+    # The task adapter passes previous_ended when the delivery before ended in a live worker
+    # that could not record its outcome (database down): that is no worker death, so neither a
+    # WORKER_LOST attempt nor a step towards crash-loop quarantine (here at the first loss).
+    job = _job(uid)
+    settings = _settings(max_deliveries=1)
+    with UnitOfWork() as uow:  # the delivery that ended without its outcome recorded
+        assert ledger_ops.begin_delivery(uow, uuid.UUID(job)) is not None
+        uow.commit()
+    assert run_delivery(uuid.UUID(job), settings, previous_ended=True).action == "succeeded"
+    final = Client().get_job(job)
+    assert (final.status, final.attempts, final.history) == ("succeeded", 1, [])
