@@ -36,8 +36,8 @@ SIZES = {
     ),
     # Every figure in at most 15 minutes on 2 cores (python -m bench --size standard).
     "standard": Size(
-        "standard", 3_000, 1_000, 500, 5_000, 10, 1_000, 20_000, 500, 2_000, 5_000, 600, 3_000,
-        2_000, 1_000,
+        "standard", 2_000, 1_000, 500, 5_000, 10, 1_000, 20_000, 500, 2_000, 5_000, 600, 1_500,
+        1_500, 1_000,
     ),
     # The issue-sized runs.
     "full": Size(
