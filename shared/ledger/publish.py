@@ -117,10 +117,12 @@ def _publish_direct(app: Celery, envelopes: list[Envelope]) -> int:
     with app.producer_or_acquire() as producer:
         queues = {name: amqp.queues[name] for name in {env.queue for env in envelopes}}
         for queue in queues.values():
-            # With the publish retry policy, as send_task declares: a pooled connection the
-            # broker closed (a RabbitMQ restart) is reconnected here. Without it the first
+            # With the publish retry settings, as send_task declares: a pooled connection the
+            # broker closed (a RabbitMQ restart) is reconnected here. Without them the first
             # declaration on a dead connection raised, and the jobs waited for the reconciler.
-            producer.maybe_declare(queue, retry=True, **_retry_policy(app))
+            producer.maybe_declare(
+                queue, retry=bool(app.conf.task_publish_retry), **_retry_policy(app)
+            )
         with producer.batch(max_size=PUBLISH_BATCH):
             for env in envelopes:
                 message = amqp.create_task_message(
