@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from celery import Celery, signals
 from celery.utils.nodenames import anon_nodename
@@ -116,7 +117,12 @@ def _publish_direct(app: Celery, envelopes: list[Envelope]) -> int:
     with app.producer_or_acquire() as producer:
         queues = {name: amqp.queues[name] for name in {env.queue for env in envelopes}}
         for queue in queues.values():
-            producer.maybe_declare(queue)
+            # With the publish retry settings, as send_task declares: a pooled connection the
+            # broker closed (a RabbitMQ restart) is reconnected here. Without them the first
+            # declaration on a dead connection raised, and the jobs waited for the reconciler.
+            producer.maybe_declare(
+                queue, retry=bool(app.conf.task_publish_retry), **_retry_policy(app)
+            )
         with producer.batch(max_size=PUBLISH_BATCH):
             for env in envelopes:
                 message = amqp.create_task_message(
@@ -144,6 +150,10 @@ def _publish_direct(app: Celery, envelopes: list[Envelope]) -> int:
                     headers={"schedq_correlation_id": env.correlation_id},
                 )
     return len(envelopes)
+
+
+def _retry_policy(app: Celery) -> dict[str, Any]:
+    return dict(app.conf.task_publish_retry_policy or {})
 
 
 def _publish_send_task(app: Celery, envelopes: list[Envelope], countdown: float | None) -> int:

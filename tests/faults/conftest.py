@@ -159,19 +159,17 @@ Broker = RedisServer | RabbitBroker
 
 @contextmanager
 def environment(values: Mapping[str, str]) -> Iterator[Settings]:
-    """Set SCHEDQ_* for this process and every process it starts; restore afterwards."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    reset_settings_cache()
-    try:
-        yield get_settings()
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+    """Set SCHEDQ_* for this process and every process it starts, through pytest's monkeypatch:
+    undone when the block ends, even if a test fails inside it."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in values.items():
+            patch.setenv(key, value)
         reset_settings_cache()
+        try:
+            yield get_settings()
+        finally:
+            patch.undo()
+            reset_settings_cache()
 
 
 @dataclass

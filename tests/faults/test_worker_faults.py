@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests import pg_locks
 from tests.conftest import wait_until
 from tests.faults.conftest import FaultRig, audit, statuses, wait_terminal
 
@@ -29,6 +30,14 @@ def count(ids: list[str], status: str) -> int:
     return sum(s == status for s in statuses(ids).values())
 
 
+def running(ids: list[str]) -> list[str]:
+    return sorted(i for i, s in statuses(ids).items() if s == "running")
+
+
+def history(rig: FaultRig, job_id: str) -> list[dict[str, Any]]:
+    return rig.client().get_job(job_id).history
+
+
 def test_sigkill_of_a_pool_child_mid_job_loses_nothing(
     rig: FaultRig, uid: str, report: dict[str, Any]
 ) -> None:
@@ -36,20 +45,31 @@ def test_sigkill_of_a_pool_child_mid_job_loses_nothing(
     # message as timed out; the reconciler (beat) then resends the job still `running`.
     rig.beat()
     node = rig.worker("child-kill", concurrency=2)
-    ids = rig.submit_touches(f"ck{uid}", 20, doctors=20, seconds=0.8)
-    assert wait_until(lambda: count(ids, "running") >= 1, timeout=20)
-    children = pool_children(node.proc.pid)
-    for child in children:
-        os.kill(child, signal.SIGKILL)
+    with pg_locks.holder() as held:
+        # Every job waits for its doctor inside its delivery: when the kill comes, each of the
+        # two pool children is in exactly one job.
+        pg_locks.hold_order_keys(held, [f"ck{uid}-{i}" for i in range(20)])
+        ids = rig.submit_touches(f"ck{uid}", 20, doctors=20, seconds=0.8)
+        pg_locks.wait_blocked(held, 2)
+        in_flight = running(ids)
+        children = pool_children(node.proc.pid)
+        for child in children:
+            os.kill(child, signal.SIGKILL)
+        held.rollback()  # the doctors are free again; the killed jobs come back
     final = wait_terminal(ids, timeout=60)
     figures = audit(ids, f"ck{uid}")
-    with_lost = sum(
-        any(h["outcome"] == "worker_lost" for h in rig.client().get_job(i).history) for i in ids
+    lost = [i for i in ids if any(h["outcome"] == "worker_lost" for h in history(rig, i))]
+    report.update(
+        asdict(figures),
+        children_killed=len(children),
+        running_at_kill=len(in_flight),
+        jobs_with_worker_lost=len(lost),
     )
-    report.update(asdict(figures), children_killed=len(children), jobs_with_worker_lost=with_lost)
     assert figures.succeeded == len(ids), (final, node.log())
     assert figures.duplicates == 0 and figures.schedule_mismatches == 0
-    assert with_lost >= 1  # the interrupted job was redelivered, and its history says so
+    assert len(in_flight) == 2 and len(children) == 2
+    # Exactly the interrupted jobs were redelivered, and their history says so.
+    assert sorted(lost) == sorted(in_flight)
 
 
 def test_kill_9_of_the_whole_worker_three_times_loses_nothing(
@@ -81,11 +101,15 @@ def test_sigterm_during_a_batch_finishes_or_returns_running_jobs(
     rig: FaultRig, uid: str, report: dict[str, Any]
 ) -> None:
     node = rig.worker("term", concurrency=2)
-    ids = rig.submit_touches(f"st{uid}", 30, doctors=30, seconds=0.5)
-    assert wait_until(lambda: count(ids, "running") >= 1, timeout=20)
-    running_at_term = count(ids, "running")
-    # SIGTERM to the main process only, as `docker stop` and Kubernetes deliver it.
-    os.kill(node.proc.pid, signal.SIGTERM)
+    with pg_locks.holder() as held:
+        # Each of the two pool children holds one job, waiting for its doctor, at the SIGTERM.
+        pg_locks.hold_order_keys(held, [f"st{uid}-{i}" for i in range(30)])
+        ids = rig.submit_touches(f"st{uid}", 30, doctors=30, seconds=0.5)
+        pg_locks.wait_blocked(held, 2)
+        in_flight = running(ids)
+        # SIGTERM to the main process only, as `docker stop` and Kubernetes deliver it.
+        os.kill(node.proc.pid, signal.SIGTERM)
+        held.rollback()
     code = node.proc.wait(30)
     after_stop = statuses(ids)
     # Nothing is left half-done: a job is finished or back to waiting, never stuck running.
@@ -96,12 +120,15 @@ def test_sigterm_during_a_batch_finishes_or_returns_running_jobs(
     report.update(
         asdict(figures),
         exit_code=code,
-        running_at_sigterm=running_at_term,
+        running_at_sigterm=len(in_flight),
         succeeded_before_restart=list(after_stop.values()).count("succeeded"),
         stuck_running_after_stop=len(stuck),
     )
     assert code == 0
     assert stuck == []
+    # A warm shutdown lets the jobs in flight finish; the rest wait on the queue for term-2.
+    assert len(in_flight) == 2
+    assert [after_stop[i] for i in in_flight] == ["succeeded", "succeeded"]
     assert figures.succeeded == len(ids) and figures.duplicates == 0
     assert figures.schedule_mismatches == 0
 

@@ -7,6 +7,7 @@ RabbitMQ unreachable the submit still returns and the ledger row stays for the r
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import uuid
 from collections.abc import Iterator
 
@@ -16,7 +17,7 @@ from kombu import Connection
 from producers.client import Client
 from shared.db.jobs import Job
 from shared.db.uow import UnitOfWork
-from shared.ledger.publish import producer_app
+from shared.ledger.publish import Envelope, producer_app, publish_committed
 from shared.settings import Settings, get_settings
 from tests.conftest import AMQP_URL, delete_amqp_queues, queue_names
 from tests.integration.test_client import plan
@@ -83,3 +84,41 @@ def test_submit_with_rabbitmq_unreachable_leaves_the_row_for_the_reconciler(
     with UnitOfWork() as uow:
         job = uow.session.get(Job, uuid.UUID(view.id))
         assert job is not None and job.status == "queued"
+
+
+def _close_on_the_server(local_port: int) -> None:
+    """Close one client connection from RabbitMQ's side, as a broker restart does to them all
+    (found by its peer port; the machine's other connections are left alone)."""
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_connections", "pid", "peer_port"],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    pids = [
+        line.split("\t")[0]
+        for line in listed.splitlines()
+        if line.split("\t")[-1].strip() == str(local_port)
+    ]
+    assert len(pids) == 1, listed
+    subprocess.run(
+        ["rabbitmqctl", "close_connection", pids[0], "test: broker went away"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_a_pooled_connection_the_broker_closed_is_reconnected_for_the_next_publish(
+    amqp_settings: Settings,
+) -> None:
+    """The first publish after a broker restart, to a queue this process had not declared yet
+    on its pooled connection, is sent (it used to raise on the dead socket and leave the job to
+    the reconciler: a calendar beat tick's syncs waited minutes)."""
+    app = producer_app(amqp_settings)
+    task = "schedq.schedule.set_working_plan"
+    dead_letter = Envelope(str(uuid.uuid4()), task, amqp_settings.dead_letter_queue, "c")
+    assert publish_committed(amqp_settings, [dead_letter]) == 1
+    with app.producer_or_acquire() as producer:
+        local_port = producer.connection.connection.sock.getsockname()[1]
+    _close_on_the_server(local_port)
+
+    job = Envelope(str(uuid.uuid4()), task, amqp_settings.schedule_queue, "c")
+    assert publish_committed(amqp_settings, [job]) == 1
+    assert ready(amqp_settings.schedule_queue) == 1
