@@ -27,6 +27,12 @@ import psycopg
 import pytest
 import redis as redis_lib
 
+# The run-wide calendar settings (loopback allowed, short timeouts), set before any module reads
+# settings: a test module that imports worker.app at collection (tests/unit/test_kinds.py) builds
+# the cached calendar settings, so they must already be in the environment then, whatever
+# directories the run was given.
+import tests.calendar_env  # noqa: F401
+
 RUN = secrets.token_hex(4)
 ADMIN_PG = os.environ.get("SCHEDQ_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("SCHEDQ_TEST_REDIS", "redis://127.0.0.1:6379")
