@@ -82,3 +82,39 @@ def test_publish_signals_fall_back_to_celery(redis_url: str, uid: str) -> None:
         signals.before_task_publish.disconnect(hook)
         redis.Redis.from_url(redis_url).delete(f"btest-{uid}")
     assert seen == [env.job_id]
+
+
+def test_publish_signals_see_the_same_message_on_both_paths(redis_url: str, uid: str) -> None:
+    """Both paths end in Celery's ``send_task_message``, which fires the publish signals."""
+    settings = _settings(uid)
+    env = broker.Envelope(
+        str(uuid.uuid4()), "schedq.schedule.set_working_plan", f"btest-{uid}", "c"
+    )
+    seen: list[tuple[str, Any]] = []
+
+    def before(headers: dict[str, Any], body: Any, routing_key: str, **_: Any) -> None:
+        seen.append(("before", (headers["id"], body, routing_key)))
+
+    def after(headers: dict[str, Any], body: Any, routing_key: str, **_: Any) -> None:
+        seen.append(("after", (headers["id"], body, routing_key)))
+
+    def sent(task_id: str, args: Any, **_: Any) -> None:
+        seen.append(("sent", (task_id, args)))
+
+    hooks = [(signals.before_task_publish, before), (signals.after_task_publish, after)]
+    hooks.append((signals.task_sent, sent))
+    for signal, hook in hooks:
+        signal.connect(hook)
+    app = broker.producer_app(settings)
+    try:
+        broker._publish_direct(app, [env])
+        direct = list(seen)
+        seen.clear()
+        broker._publish_send_task(app, [env], None)
+    finally:
+        for signal, hook in hooks:
+            signal.disconnect(hook)
+        redis.Redis.from_url(redis_url).delete(env.queue)
+    assert [name for name, _ in direct] == ["before", "after", "sent"]
+    assert direct[0][1][0] == env.job_id
+    assert direct == seen
