@@ -71,7 +71,8 @@ def test_a_message_without_headers_names_no_task() -> None:
 
 def test_a_message_without_a_body_is_screened_and_recorded_as_empty() -> None:
     message = _message(None, headers={"task": TASK})
-    refusal = consumer.screen_message(message, {TASK}, 10)
+    # No body counts as 0 bytes: within even a limit of 0, and then not JSON.
+    refusal = consumer.screen_message(message, {TASK}, 0)
     assert refusal is not None and refusal.code == "MALFORMED_MESSAGE"
     assert consumer.poison_fields(message)["body"] == b""
 
