@@ -98,14 +98,14 @@ def test_publish_signals_see_the_same_message_on_both_paths(redis_url: str, uid:
     )
     seen: list[tuple[str, Any]] = []
 
-    def before(headers: dict[str, Any], body: Any, routing_key: str, **_: Any) -> None:
-        seen.append(("before", (headers["id"], body, routing_key)))
+    def before(sender: str, headers: dict[str, Any], body: Any, routing_key: str, **_: Any) -> None:
+        seen.append(("before", (sender, headers["id"], body, routing_key)))
 
-    def after(headers: dict[str, Any], body: Any, routing_key: str, **_: Any) -> None:
-        seen.append(("after", (headers["id"], body, routing_key)))
+    def after(sender: str, headers: dict[str, Any], body: Any, routing_key: str, **_: Any) -> None:
+        seen.append(("after", (sender, headers["id"], body, routing_key)))
 
-    def sent(task_id: str, args: Any, **_: Any) -> None:
-        seen.append(("sent", (task_id, args)))
+    def sent(sender: str, task_id: str, args: Any, **_: Any) -> None:
+        seen.append(("sent", (sender, task_id, args)))
 
     hooks = [(signals.before_task_publish, before), (signals.after_task_publish, after)]
     hooks.append((signals.task_sent, sent))
@@ -122,7 +122,7 @@ def test_publish_signals_see_the_same_message_on_both_paths(redis_url: str, uid:
             signal.disconnect(hook)
         redis.Redis.from_url(redis_url).delete(env.queue)
     assert [name for name, _ in direct] == ["before", "after", "sent"]
-    assert direct[0][1][0] == env.job_id
+    assert direct[0][1][:2] == (env.task_name, env.job_id)
     assert direct == seen
 
 
