@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -228,21 +226,6 @@ def test_availability_over_a_range_that_starts_before_the_plan_is_valid() -> Non
     friday = MONDAY - timedelta(days=3)
     starts = [x.start for x in availability(s, at(0, day=friday), at(23))]
     assert starts == [at(8), at(8, 30), at(9), at(9, 30), at(10, 30), at(11), at(11, 30)]
-
-
-@pytest.fixture
-def host_twelve_hours_west(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The host's own zone at UTC-12 (POSIX form: no tz file needed), restored afterwards.
-
-    Domain rules must use the doctor's zone: anything that falls back to the host's zone
-    (``astimezone(None)``) picks another local day here than on a UTC host.
-    """
-    monkeypatch.setenv("TZ", "<-12>+12")
-    time.tzset()
-    assert time.timezone == 12 * 3600  # the host zone really changed
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.usefixtures("host_twelve_hours_west")
