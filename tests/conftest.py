@@ -185,6 +185,22 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def host_twelve_hours_west(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The host's own zone at UTC-12 (POSIX form: no tz file needed), restored afterwards.
+
+    Product code must name its zones: anything that falls back to the host's zone
+    (``astimezone(None)``, ``datetime.now()``) gets another day or instant here than on a UTC
+    host, which is where the suite usually runs.
+    """
+    monkeypatch.setenv("TZ", "<-12>+12")
+    time.tzset()
+    assert time.timezone == 12 * 3600  # the host zone really changed
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
 def uid() -> str:
     """A short unique id so tests sharing the run's database never see each other's rows."""
     return secrets.token_hex(4)

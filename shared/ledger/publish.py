@@ -86,8 +86,11 @@ def publish(app: Celery, envelopes: Iterable[Envelope], countdown: float | None 
 
 
 def _direct_ok(app: Celery) -> bool:
-    # send_task's extras that the direct path leaves out: publish signals (tracing) and a
-    # result backend to register the task with. schedq tasks ignore results.
+    # Celery's own path whenever more than the plain message is asked for: a result backend
+    # to register the task with (schedq tasks ignore results), or receivers of the publish
+    # signals. Those receivers see the same message on both paths (both end in Celery's
+    # send_task_message, which fires the signals; test_broker.py): taking send_task for them
+    # is caution, so they also get its per-message ``declare`` list, not the direct path's [].
     return not (
         signals.before_task_publish.receivers
         or signals.after_task_publish.receivers

@@ -7,6 +7,7 @@ import hashlib
 import uuid
 
 import pytest
+from kombu.message import Message
 from sqlalchemy import select
 
 from producers.client import Client, JobRequest
@@ -16,6 +17,7 @@ from shared.settings import get_settings
 from tests import probe_kinds
 from tests.domain_support import apply, record
 from worker.reliability import poison
+from worker.runtime.consumer import record_refusal
 
 probe_kinds.install()
 pytestmark = pytest.mark.usefixtures("database_url", "redis_url")
@@ -116,3 +118,22 @@ def test_a_text_body_that_is_not_valid_unicode_is_still_recorded(uid: str) -> No
     poison.record(get_settings(), poison.Refusal("MALFORMED_MESSAGE", f"odd {uid}"), body="\ud800")
     (row,) = _poison_rows(f"odd {uid}")
     assert (row.size, row.body_sha256) == (1, hashlib.sha256(b"?").hexdigest())
+
+
+def test_the_screening_consumer_records_a_refused_message_with_its_routing_data(uid: str) -> None:
+    # What the worker's screening consumer does with a message it (or Celery) refused.
+    (view,) = record([JobRequest("test_touch", {"doctor_id": f"pc-{uid}"})])
+    body = b'[["not-a-uuid"], {}, {}]'
+    message = Message(
+        body=body,
+        content_type="application/json",
+        headers={"task": "schedq.schedule.test_touch", "id": view.id},
+        delivery_info={"routing_key": "schedule"},
+    )
+    record_refusal(message, poison.Refusal("BAD_ARGUMENTS", f"consumer {uid}"))
+    (row,) = _poison_rows(f"consumer {uid}")
+    assert (row.code, row.queue, row.task_name, row.message_id, row.content_type) == (
+        "BAD_ARGUMENTS", "schedule", "schedq.schedule.test_touch", view.id, "application/json"
+    )  # fmt: skip
+    assert (row.job_id, row.size) == (uuid.UUID(view.id), len(body))
+    assert Client().get_job(view.id).status == "dead"

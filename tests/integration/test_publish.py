@@ -23,10 +23,11 @@ def _settings(uid: str, **changes: Any) -> Settings:
     return get_settings().model_copy(update={"schedule_queue": f"pub-{uid}", **changes})
 
 
-def _queued(settings: Settings) -> list[dict[str, Any]]:
+def _queued(settings: Settings, queue: str | None = None) -> list[dict[str, Any]]:
+    queue = queue or settings.schedule_queue
     r = redis.Redis.from_url(settings.broker_url)
-    raw = r.lrange(settings.schedule_queue, 0, -1)
-    r.delete(settings.schedule_queue)
+    raw = r.lrange(queue, 0, -1)
+    r.delete(queue)
     return [json.loads(m) for m in raw]
 
 
@@ -69,6 +70,33 @@ def test_with_publish_signals_messages_still_reach_their_queue(uid: str) -> None
     # Redis queues are LPUSHed: the newest message is first in the list.
     assert [m["headers"]["id"] for m in reversed(queued)] == [e.job_id for e in envelopes]
     assert {m["headers"]["eta"] for m in queued} == {None}
+
+
+@pytest.mark.parametrize("signal_receiver", [False, True], ids=["direct", "send_task"])
+def test_a_message_reaches_its_envelopes_queue_not_the_default_one(
+    uid: str, signal_receiver: bool
+) -> None:
+    # The calendar queue is not the app's default queue (the schedule queue): a message that
+    # lost its queue on the way would land there instead.
+    settings = _settings(uid, calendar_queue=f"pubcal-{uid}")
+    env = broker.Envelope(
+        str(uuid.uuid4()), "schedq.calendar.link_calendar", settings.calendar_queue, "corr"
+    )
+
+    def hook(**_: Any) -> None:
+        pass
+
+    if signal_receiver:  # forces Celery's own path (send_task)
+        signals.before_task_publish.connect(hook)
+    try:
+        assert broker.publish(broker.producer_app(settings), [env]) == 1
+    finally:
+        signals.before_task_publish.disconnect(hook)
+        default = _queued(settings)
+    assert default == []
+    (message,) = _queued(settings, settings.calendar_queue)
+    assert message["headers"]["id"] == env.job_id
+    assert message["properties"]["delivery_info"]["routing_key"] == settings.calendar_queue
 
 
 def test_a_broker_outage_is_logged_and_nothing_raises(

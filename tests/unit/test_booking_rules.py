@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from shared.domain.booking import availability, check_booking
 from shared.domain.conflicts import find_conflicts
 from shared.domain.plan import WorkingPlanPayload
@@ -137,8 +139,6 @@ def test_appointment_longer_than_twelve_hours() -> None:
 
 
 def test_patient_reference_is_opaque_and_instants_need_an_offset() -> None:
-    import pytest
-
     from shared.domain.appointments import BookAppointmentPayload
     from shared.errors import SchedqError
     from shared.payloads import parse_payload
@@ -217,3 +217,49 @@ def test_availability_goes_on_past_a_busy_slot() -> None:
     assert [x.as_dict() for x in availability(s, at(8, 30), at(9))] == [
         {"start": at(8, 30).isoformat(), "end": at(9).isoformat(), "remaining": 1}
     ]
+
+
+def test_availability_over_a_range_that_starts_before_the_plan_is_valid() -> None:
+    # Friday to Monday; the plan starts on Monday: the days without a plan offer nothing, and
+    # the search goes on to the days that have one.
+    s = inputs(plan={"valid_from": MONDAY.isoformat()})
+    friday = MONDAY - timedelta(days=3)
+    starts = [x.start for x in availability(s, at(0, day=friday), at(23))]
+    assert starts == [at(8), at(8, 30), at(9), at(9, 30), at(10, 30), at(11), at(11, 30)]
+
+
+@pytest.mark.usefixtures("host_twelve_hours_west")
+def test_availability_uses_the_doctors_days_whatever_the_host_zone() -> None:
+    # Kiritimati is UTC+14: its Monday morning is Sunday evening in UTC and Sunday morning on
+    # this host, more than a day away.
+    kiritimati = ZoneInfo("Pacific/Kiritimati")
+    start = datetime(2026, 1, 5, 8, tzinfo=kiritimati)
+    s = ScheduleInputs(
+        zone=kiritimati,
+        plans=(
+            WorkingPlanPayload.model_validate(
+                {
+                    "doctor_id": "d",
+                    "time_zone": "Pacific/Kiritimati",
+                    "valid_from": "2026-01-01",
+                    "slot_minutes": 30,
+                    "weekdays": {"mon": [{"start": "08:00", "end": "09:00"}]},
+                }
+            ),
+        ),
+    )
+    slots = availability(s, start, start + timedelta(hours=1))
+    assert [(x.start, x.end) for x in slots] == [
+        (start, start + timedelta(minutes=30)),
+        (start + timedelta(minutes=30), start + timedelta(hours=1)),
+    ]
+
+
+@pytest.mark.usefixtures("host_twelve_hours_west")
+def test_conflicts_use_the_capacity_of_the_doctors_day_whatever_the_host_zone() -> None:
+    # The plan with two seats starts on Monday; Monday 08:00 in Berlin is still Sunday on this
+    # host, a day without a plan (one seat). Seat 2 on Monday is no conflict.
+    s = inputs(plan={"valid_from": MONDAY.isoformat(), "capacity_per_slot": 2})
+    booked = [Booking("a", at(8), at(8, 30), 2)]
+    assert find_conflicts(s, booked) == []
+    assert find_conflicts(s, [Booking("b", at(8), at(8, 30), 3)]) != []

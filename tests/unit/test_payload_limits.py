@@ -81,6 +81,34 @@ def test_the_whole_payload_has_a_byte_cap_checked_before_parsing() -> None:
     assert info.value.code == "PAYLOAD_TOO_LARGE"
     assert info.value.details["limit_bytes"] == 1024
     assert info.value.details["size_bytes"] > 1024
+    assert info.value.message == (
+        "The payload is larger than the 1024-byte limit; nothing was stored."
+    )
+
+
+def test_a_payload_of_exactly_the_byte_cap_passes_the_size_check() -> None:
+    payload = {"doctor_id": "d1", "padding": "x" * 1100}  # unknown field: refused after the check
+    size = len(json.dumps(payload, separators=(",", ":")).encode())
+    with pytest.raises(SchedqError) as at_cap:
+        prepare(Settings(max_payload_bytes=size), "t", JobRequest("set_working_plan", payload))
+    assert at_cap.value.code == "VALIDATION_FAILED"
+    with pytest.raises(SchedqError) as over:
+        prepare(Settings(max_payload_bytes=size - 1), "t", JobRequest("set_working_plan", payload))
+    assert (over.value.code, over.value.details["size_bytes"]) == ("PAYLOAD_TOO_LARGE", size)
+
+
+def test_the_idempotency_key_and_the_payload_are_checked_before_anything_else() -> None:
+    # Limits the database and the encoders would otherwise fail on, with an error of their own.
+    plan = plan_of(1)
+    with pytest.raises(SchedqError) as long_key:
+        prepare(Settings(), "t", JobRequest("set_working_plan", plan, idempotency_key="k" * 201))
+    assert long_key.value.code == "IDEMPOTENCY_KEY_TOO_LONG"
+    with pytest.raises(SchedqError) as nul:
+        prepare(Settings(), "t", JobRequest("set_working_plan", {**plan, "doctor_id": "d\x00"}))
+    assert (nul.value.code, nul.value.message) == (
+        "PAYLOAD_NUL_CHARACTER",
+        "Text in a payload may not contain NUL characters (at doctor_id).",
+    )
 
 
 def test_a_largest_legal_plan_fits_the_default_payload_cap() -> None:
@@ -116,3 +144,4 @@ def test_a_batch_over_the_cap_is_refused_at_the_first_request_beyond_it() -> Non
         _prepare_all(Settings(max_batch_jobs=3), "t", iter([good] * 10**6))
     assert info.value.code == "BATCH_TOO_LARGE"
     assert info.value.details == {"limit": 3, "request_index": 3}
+    assert info.value.message == "A batch holds at most 3 jobs; split it and submit the parts."
