@@ -237,10 +237,6 @@ def _check_work(cal: icalendar.Calendar, series: set[str], zone: ZoneInfo, end: 
             )
 
 
-def _start_of(occ: Any, zone: ZoneInfo) -> datetime:
-    return _instant(occ["DTSTART"].dt, zone)
-
-
 def _occurrences(
     cal: icalendar.Calendar,
     series: set[str],
@@ -253,35 +249,39 @@ def _occurrences(
 
     Only series (UIDs with RRULE, RDATE or RECURRENCE-ID) go through recurring-ical-events: a
     single event is its one instance, and expanding a 10,000-event feed of mostly single events
-    through the library costs about twice the parse (``python -m bench calendar``). Series are
-    expanded lazily in time order and counted as they come, so ``FREQ=SECONDLY`` stops at the
-    limit instead of building millions of instances.
+    through the library costs about twice the parse (``python -m bench calendar``). The series
+    are expanded in one ``between`` call: ``_check_work`` has already refused any rule whose
+    expansion up to the window's end exceeds the work limit, so ``FREQ=SECONDLY`` never reaches
+    the library. (Iterating ``after()`` lazily instead re-expands every series once per growing
+    window: 4.8 s of a 5 s first sync of a 2,000-event feed.)
     """
     singles = [e for e in cal.walk("VEVENT") if str(e["UID"]) not in series]
     if len(singles) > limits.total:
         raise _too_many(f"more than {limits.total} events", limit=limits.total)
-    occurrences: list[Any] = []
-    per_series: dict[str, int] = {}
     _check_work(cal, series, zone, window_end, limits)
     try:
-        expanded = recurring_ical_events.of(_only(cal, series)) if series else None
-        for occ in expanded.after(window_start) if expanded is not None else ():
-            if _start_of(occ, zone) >= window_end:
-                break
-            uid = str(occ["UID"])
-            per_series[uid] = per_series.get(uid, 0) + 1
-            if per_series[uid] > limits.per_series:
-                raise _too_many(
-                    f"a recurring event has more than {limits.per_series} instances"
-                    " within the horizon",
-                    limit=limits.per_series,
-                    uid=uid[:200],
-                )
-            occurrences.append(occ)
-            if len(singles) + len(occurrences) > limits.total:
-                raise _too_many(f"more than {limits.total} busy instances", limit=limits.total)
+        expanded = (
+            recurring_ical_events.of(_only(cal, series)).between(window_start, window_end)
+            if series
+            else []
+        )
     except (ValueError, TypeError) as exc:  # InvalidCalendar and bad rules are ValueErrors
         raise malformed("A recurring event could not be expanded.", reason=str(exc)[:200]) from None
+    occurrences: list[Any] = []
+    per_series: dict[str, int] = {}
+    for occ in expanded:
+        uid = str(occ["UID"])
+        per_series[uid] = per_series.get(uid, 0) + 1
+        if per_series[uid] > limits.per_series:
+            raise _too_many(
+                f"a recurring event has more than {limits.per_series} instances"
+                " within the horizon",
+                limit=limits.per_series,
+                uid=uid[:200],
+            )
+        occurrences.append(occ)
+        if len(singles) + len(occurrences) > limits.total:
+            raise _too_many(f"more than {limits.total} busy instances", limit=limits.total)
     return singles + occurrences
 
 
