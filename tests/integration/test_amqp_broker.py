@@ -122,3 +122,22 @@ def test_a_pooled_connection_the_broker_closed_is_reconnected_for_the_next_publi
     job = Envelope(str(uuid.uuid4()), task, amqp_settings.schedule_queue, "c")
     assert publish_committed(amqp_settings, [job]) == 1
     assert ready(amqp_settings.schedule_queue) == 1
+
+
+def test_the_declaration_retries_as_the_configured_publish_policy_says(
+    amqp_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue declaration before a publish follows ``task_publish_retry_policy`` (kombu's
+    own default would retry without limit): told to retry 0 times, a declaration on a pooled
+    connection the broker closed gives up at once, and the row stays for the reconciler."""
+    app = producer_app(amqp_settings)
+    task = "schedq.schedule.set_working_plan"
+    warm = Envelope(str(uuid.uuid4()), task, amqp_settings.dead_letter_queue, "c")
+    assert publish_committed(amqp_settings, [warm]) == 1
+    with app.producer_or_acquire() as producer:
+        local_port = producer.connection.connection.sock.getsockname()[1]
+    _close_on_the_server(local_port)
+    monkeypatch.setitem(app.conf, "task_publish_retry_policy", {"max_retries": 0})
+
+    job = Envelope(str(uuid.uuid4()), task, amqp_settings.schedule_queue, "c")
+    assert publish_committed(amqp_settings, [job]) == 0  # not sent: the reconciler's to send
