@@ -108,7 +108,7 @@ def run(ctx: Context) -> Figure:
                 got["schedq"][q],
                 "Celery no-op",
                 got["noop"][q],
-                ("<=", 2.0) if q == 99 else None,
+                ("<=", 3.0) if q == 99 else None,
             )
         )
     fig.notes.append(
