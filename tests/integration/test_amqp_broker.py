@@ -105,21 +105,28 @@ def _close_on_the_server(local_port: int) -> None:
     )  # fmt: skip
 
 
+TASK = "schedq.schedule.set_working_plan"
+
+
+def _pooled_connection_closed_by_the_broker(settings: Settings) -> None:
+    """Publish once (so this process holds a pooled connection that declared the dead-letter
+    queue), then have RabbitMQ close that connection, as a broker restart would."""
+    dead_letter = Envelope(str(uuid.uuid4()), TASK, settings.dead_letter_queue, "c")
+    assert publish_committed(settings, [dead_letter]) == 1
+    with producer_app(settings).producer_or_acquire() as producer:
+        local_port = producer.connection.connection.sock.getsockname()[1]
+    _close_on_the_server(local_port)
+
+
 def test_a_pooled_connection_the_broker_closed_is_reconnected_for_the_next_publish(
     amqp_settings: Settings,
 ) -> None:
     """The first publish after a broker restart, to a queue this process had not declared yet
     on its pooled connection, is sent (it used to raise on the dead socket and leave the job to
     the reconciler: a calendar beat tick's syncs waited minutes)."""
-    app = producer_app(amqp_settings)
-    task = "schedq.schedule.set_working_plan"
-    dead_letter = Envelope(str(uuid.uuid4()), task, amqp_settings.dead_letter_queue, "c")
-    assert publish_committed(amqp_settings, [dead_letter]) == 1
-    with app.producer_or_acquire() as producer:
-        local_port = producer.connection.connection.sock.getsockname()[1]
-    _close_on_the_server(local_port)
+    _pooled_connection_closed_by_the_broker(amqp_settings)
 
-    job = Envelope(str(uuid.uuid4()), task, amqp_settings.schedule_queue, "c")
+    job = Envelope(str(uuid.uuid4()), TASK, amqp_settings.schedule_queue, "c")
     assert publish_committed(amqp_settings, [job]) == 1
     assert ready(amqp_settings.schedule_queue) == 1
 
@@ -130,14 +137,9 @@ def test_the_declaration_retries_as_the_configured_publish_policy_says(
     """The queue declaration before a publish follows ``task_publish_retry_policy`` (kombu's
     own default would retry without limit): told to retry 0 times, a declaration on a pooled
     connection the broker closed gives up at once, and the row stays for the reconciler."""
+    _pooled_connection_closed_by_the_broker(amqp_settings)
     app = producer_app(amqp_settings)
-    task = "schedq.schedule.set_working_plan"
-    warm = Envelope(str(uuid.uuid4()), task, amqp_settings.dead_letter_queue, "c")
-    assert publish_committed(amqp_settings, [warm]) == 1
-    with app.producer_or_acquire() as producer:
-        local_port = producer.connection.connection.sock.getsockname()[1]
-    _close_on_the_server(local_port)
     monkeypatch.setitem(app.conf, "task_publish_retry_policy", {"max_retries": 0})
 
-    job = Envelope(str(uuid.uuid4()), task, amqp_settings.schedule_queue, "c")
+    job = Envelope(str(uuid.uuid4()), TASK, amqp_settings.schedule_queue, "c")
     assert publish_committed(amqp_settings, [job]) == 0  # not sent: the reconciler's to send
