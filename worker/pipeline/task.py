@@ -30,7 +30,7 @@ from celery.exceptions import Ignore, Reject
 
 from shared.celery_config import broker_countdown
 from shared.kinds import JobKind
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 from worker.pipeline.error_map import classify
 from worker.pipeline.executor import Decision, backoff, run_delivery
 from worker.reliability import poison
@@ -69,6 +69,15 @@ class JobTask(Task):
     # Retries are scheduled by the executor's policy; Celery's own counter must never stop them.
     max_retries = None
     typing = False  # we validate the arguments ourselves and drop bad ones cleanly
+    # Set per task by register_job_task: the kind whose queue a retry or a wait goes back to.
+    schedq_kind: JobKind | None = None
+
+    def _own_queue(self, settings: Settings) -> dict[str, str]:
+        """``queue=`` for a message published again. Celery's retry keeps only the exchange and
+        routing key of the delivery; on RabbitMQ's quorum queues its native delayed delivery
+        then routes a countdown by the *default* queue, so a calendar job's retry landed in the
+        schedule queue (a calendar-only worker never saw it again). Naming the queue keeps it."""
+        return {"queue": self.schedq_kind.queue(settings)} if self.schedq_kind else {}
 
     def run_job(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Decision | None:
         settings = get_settings()
@@ -90,7 +99,10 @@ class JobTask(Task):
             )
             countdown = broker_countdown(settings.broker_url, delay)
             raise self.retry(
-                countdown=countdown, max_retries=None, headers={UNRECORDED_END: True}
+                countdown=countdown,
+                max_retries=None,
+                headers={UNRECORDED_END: True},
+                **self._own_queue(settings),
             ) from None
         if decision.error is not None and decision.error.code == "UNKNOWN_JOB":
             refusal = poison.Refusal("UNKNOWN_JOB", "no such job in the ledger")
@@ -99,19 +111,22 @@ class JobTask(Task):
         self.request.schedq_decision = decision
         if decision.action == "retry":
             countdown = broker_countdown(settings.broker_url, decision.countdown)
-            raise self.retry(countdown=countdown, max_retries=None)
+            raise self.retry(countdown=countdown, max_retries=None, **self._own_queue(settings))
         if decision.action == "wait":
-            self._deliver_again(broker_countdown(settings.broker_url, decision.countdown))
+            countdown = broker_countdown(settings.broker_url, decision.countdown)
+            self._deliver_again(countdown, self._own_queue(settings))
         if decision.action in ("rejected", "dead"):
             raise JobFailed.of(decision)
         if decision.action == "noop":
             raise Ignore()
         return decision
 
-    def _deliver_again(self, countdown: float | None) -> None:
+    def _deliver_again(self, countdown: float | None, queue: dict[str, str]) -> None:
         """Publish this message again (same task id, queue, headers and retry count), then end
         this delivery without a task event. Waiting is not failing: nothing is counted."""
-        again = self.signature_from_request(countdown=countdown, retries=self.request.retries)
+        again = self.signature_from_request(
+            countdown=countdown, retries=self.request.retries, **queue
+        )
         try:
             again.apply_async()
         except Exception as exc:
@@ -128,5 +143,5 @@ def register_job_task(app: Celery, kind: JobKind) -> Task:
 
     run.__name__ = kind.name
     run.__doc__ = f"Apply a '{kind.name}' job from the ledger, by id."
-    task: Task = app.task(bind=True, base=JobTask, name=kind.task_name)(run)
+    task: Task = app.task(bind=True, base=JobTask, name=kind.task_name, schedq_kind=kind)(run)
     return task

@@ -125,6 +125,11 @@ def test_feed_sync_through_a_worker_retries_a_429_then_resyncs_for_one_request(
     first = done(client, "sync_calendar", ref, worker)
     assert first.status == "succeeded", first.error
     assert first.attempts == 2  # the 429 was retried after its Retry-After
+    # The retry came back to this worker's own calendar queue. (On RabbitMQ, Celery's delayed
+    # retry once went to the default schedule queue; another test's worker consuming that queue
+    # ran it, so this test passed or failed by test order.)
+    ran_here = f"schedq.calendar.sync_calendar[{first.id}] succeeded"
+    assert ran_here in worker.log_text(), worker.log()
     assert first.result and first.result["changes"]["inserted"] == 2
     assert len(busy(ref["link_id"])) == 2
 
