@@ -30,7 +30,7 @@ from celery.exceptions import Ignore, Reject
 
 from shared.celery_config import broker_countdown
 from shared.kinds import JobKind
-from shared.settings import Settings, get_settings
+from shared.settings import get_settings
 from worker.pipeline.error_map import classify
 from worker.pipeline.executor import Decision, backoff, run_delivery
 from worker.reliability import poison
@@ -72,12 +72,22 @@ class JobTask(Task):
     # Set per task by register_job_task: the kind whose queue a retry or a wait goes back to.
     schedq_kind: JobKind | None = None
 
-    def _own_queue(self, settings: Settings) -> dict[str, str]:
-        """``queue=`` for a message published again. Celery's retry keeps only the exchange and
-        routing key of the delivery; on RabbitMQ's quorum queues its native delayed delivery
-        then routes a countdown by the *default* queue, so a calendar job's retry landed in the
-        schedule queue (a calendar-only worker never saw it again). Naming the queue keeps it."""
-        return {"queue": self.schedq_kind.queue(settings)} if self.schedq_kind else {}
+    def signature_from_request(
+        self,
+        request: Any = None,
+        args: Any = None,
+        kwargs: Any = None,
+        queue: Any = None,
+        **extra_options: Any,
+    ) -> Any:
+        """Every message published again (Celery's retry and the order wait both build it
+        here) names the kind's own queue. Celery keeps only the delivery's exchange and routing
+        key; on RabbitMQ's quorum queues its native delayed delivery then routes a countdown by
+        the *default* queue, so a calendar job's retry landed in the schedule queue and a
+        calendar-only worker never saw it again."""
+        if queue is None and self.schedq_kind is not None:
+            queue = self.schedq_kind.queue(get_settings())
+        return super().signature_from_request(request, args, kwargs, queue, **extra_options)
 
     def run_job(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Decision | None:
         settings = get_settings()
@@ -102,7 +112,6 @@ class JobTask(Task):
                 countdown=countdown,
                 max_retries=None,
                 headers={UNRECORDED_END: True},
-                **self._own_queue(settings),
             ) from None
         if decision.error is not None and decision.error.code == "UNKNOWN_JOB":
             refusal = poison.Refusal("UNKNOWN_JOB", "no such job in the ledger")
@@ -111,22 +120,19 @@ class JobTask(Task):
         self.request.schedq_decision = decision
         if decision.action == "retry":
             countdown = broker_countdown(settings.broker_url, decision.countdown)
-            raise self.retry(countdown=countdown, max_retries=None, **self._own_queue(settings))
+            raise self.retry(countdown=countdown, max_retries=None)
         if decision.action == "wait":
-            countdown = broker_countdown(settings.broker_url, decision.countdown)
-            self._deliver_again(countdown, self._own_queue(settings))
+            self._deliver_again(broker_countdown(settings.broker_url, decision.countdown))
         if decision.action in ("rejected", "dead"):
             raise JobFailed.of(decision)
         if decision.action == "noop":
             raise Ignore()
         return decision
 
-    def _deliver_again(self, countdown: float | None, queue: dict[str, str]) -> None:
+    def _deliver_again(self, countdown: float | None) -> None:
         """Publish this message again (same task id, queue, headers and retry count), then end
         this delivery without a task event. Waiting is not failing: nothing is counted."""
-        again = self.signature_from_request(
-            countdown=countdown, retries=self.request.retries, **queue
-        )
+        again = self.signature_from_request(countdown=countdown, retries=self.request.retries)
         try:
             again.apply_async()
         except Exception as exc:
