@@ -14,7 +14,7 @@ from pathlib import Path
 from bench import nodes
 from bench.context import SIZES, Context
 from bench.env import BenchEnv
-from bench.report import Figure, machine, write
+from bench.report import Figure, machine, source, write
 
 # Order matters: latency reuses throughput's max rate, memory reuses its RSS readings.
 FIGURES = (
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> Path:
         "figures_run": wanted,
         "topology": {"pool": args.pool, "concurrency": args.concurrency},
         "machine": machine(),
+        "source": source(),
     }
     nodes.TOPOLOGY.update(pool=args.pool, concurrency=args.concurrency)
     figures: list[Figure] = []

@@ -72,6 +72,25 @@ class Figure:
         return {"command": self.command, "rows": rows, "notes": self.notes, "raw": self.raw}
 
 
+def source() -> dict[str, Any]:
+    """The commit the figures were measured at, and whether the tree had uncommitted changes:
+    README cites every figure with its date and commit."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+        except OSError:
+            return ""
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(git("status", "--porcelain")),
+    }
+
+
 def machine() -> dict[str, Any]:
     cpu = ""
     try:
@@ -101,6 +120,13 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _source_line(src: dict[str, Any] | None) -> str:
+    if not src or not src.get("commit"):
+        return "Commit: unknown (not run from a git checkout)."
+    dirty = " with uncommitted changes" if src.get("dirty") else ""
+    return f"Commit: `{src['commit']}`{dirty}."
+
+
 def _cell(s: Spread | None) -> str:
     return s.text() if s is not None else ""
 
@@ -109,6 +135,8 @@ def markdown(meta: dict[str, Any], figures: list[Figure]) -> str:
     m = meta["machine"]
     out = [
         f"# schedq benchmarks, {meta['date']}",
+        "",
+        _source_line(meta.get("source")),
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, load average at start "
         f"{m['load_average_at_start'][0]:.2f}; Python {m['python']}, Celery {m['celery']}, "
