@@ -1,13 +1,13 @@
-"""iCalendar text -> busy instances (pure: no I/O). icalendar parses, recurring-ical-events expands.
+"""A parsed calendar -> busy instances (pure: no I/O). recurring-ical-events expands series.
 
-A problem anywhere makes the whole calendar fail with one error naming it (line or component),
-so an import applies all of a feed or nothing. Times become UTC instants: floating times and
-all-day dates are read on the doctor's local calendar.
+Any limit exceeded makes the whole calendar fail with one error, so an import applies all of a
+feed or nothing. Times become UTC instants: floating times and all-day dates are read on the
+doctor's local calendar.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -16,15 +16,18 @@ from zoneinfo import ZoneInfo
 import icalendar
 import recurring_ical_events
 
+from shared.domain.ical_parse import malformed, parse_calendar
+from shared.domain.ical_series import BusyInstance, Expansion, SeriesExpansion, series_digests
 from shared.errors import SchedqError, error
 
-
-@dataclass(frozen=True)
-class BusyInstance:
-    uid: str
-    recurrence_id: str  # '' for a single (non-recurring) event
-    starts_at: datetime
-    ends_at: datetime
+__all__ = [
+    "BusyInstance",
+    "Expansion",
+    "Limits",
+    "SeriesExpansion",
+    "busy_instances",
+    "parse_calendar",
+]
 
 
 @dataclass(frozen=True)
@@ -42,98 +45,8 @@ class Limits:
         return self.per_series * self.work_factor
 
 
-def malformed(problem: str, **details: Any) -> SchedqError:
-    # Not retryable: the same bytes fail the same way; the next scheduled sync tries again.
-    return error("ICS_MALFORMED", problem=problem, details=details)
-
-
 def _too_many(problem: str, **details: Any) -> SchedqError:
     return error("ICS_TOO_MANY_INSTANCES", problem=problem, details=details)
-
-
-def _line_of(text: str, snippet: str) -> int | None:
-    snippet = snippet.strip()[:60]
-    if not snippet:
-        return None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if snippet in line:
-            return number
-    return None
-
-
-def _decode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise malformed(f"The calendar is not UTF-8 text (line {line}).", line=line) from None
-
-
-_QUOTED = re.compile(r"'([^']*)'")
-
-
-def parse_calendar(raw: bytes) -> icalendar.Calendar:
-    text = _decode(raw)
-    head = text.lstrip()[:15].upper()
-    if head != "BEGIN:VCALENDAR":
-        raise error("ICS_NOT_A_CALENDAR")
-    try:
-        cal = icalendar.Calendar.from_ical(text)
-    except ValueError as exc:
-        quoted = _QUOTED.search(str(exc))
-        line = _line_of(text, quoted.group(1)) if quoted else None
-        where = f" (line {line})" if line else ""
-        raise malformed(f"The calendar could not be parsed{where}.", line=line) from None
-    if not isinstance(cal, icalendar.Calendar):
-        raise error("ICS_NOT_A_CALENDAR")
-    _check_components(cal, text)
-    return cal
-
-
-def _check_components(cal: icalendar.Calendar, text: str) -> None:
-    begins = [n for n, line in enumerate(text.splitlines(), 1) if line.upper() == "BEGIN:VEVENT"]
-    for index, event in enumerate(cal.walk("VEVENT")):
-        line = begins[index] if index < len(begins) else None
-        where = {"component": "VEVENT", "index": index, "line": line}
-        if event.errors:
-            prop, _ = event.errors[0]
-            name = prop or "a content line"
-            raise malformed(
-                f"VEVENT #{index + 1} (line {line}) has an invalid {name}.",
-                property=prop,
-                **where,
-            )
-        if not str(event.get("UID", "")).strip():
-            raise error(
-                "ICS_EVENT_WITHOUT_UID", where=f"VEVENT #{index + 1} (line {line})", details=where
-            )
-        if event.get("DTSTART") is None:
-            raise malformed(f"VEVENT #{index + 1} (line {line}) has no DTSTART.", **where)
-        _check_zones(event, index, line, where)
-
-
-_ZONED = ("DTSTART", "DTEND", "RECURRENCE-ID")
-
-
-def _check_zones(event: Any, index: int, line: int | None, where: dict[str, Any]) -> None:
-    """A TZID nobody defines (not in the IANA database, no VTIMEZONE) is an error.
-
-    icalendar leaves such a time naive, which would silently read it as the doctor's local
-    time: an event could move by hours without anyone noticing.
-    """
-    for name in _ZONED:
-        prop = event.get(name)
-        if prop is None or not hasattr(prop, "params"):
-            continue
-        tzid = prop.params.get("TZID")
-        value = getattr(prop, "dt", None)
-        if tzid and isinstance(value, datetime) and value.tzinfo is None:
-            raise malformed(
-                f"VEVENT #{index + 1} (line {line}) has an unknown TZID in {name}.",
-                property=name,
-                tzid=str(tzid)[:64],
-                **where,
-            )
 
 
 def _instant(value: date | datetime, zone: ZoneInfo) -> datetime:
@@ -240,12 +153,13 @@ def _check_work(cal: icalendar.Calendar, series: set[str], zone: ZoneInfo, end: 
 def _occurrences(
     cal: icalendar.Calendar,
     series: set[str],
-    window_start: datetime,
-    window_end: datetime,
+    fresh: set[str],
+    window: tuple[datetime, datetime],
     zone: ZoneInfo,
     limits: Limits,
-) -> list[Any]:
-    """Every event instance overlapping the window, in no particular order.
+    reused_count: int = 0,
+) -> tuple[list[Any], list[Any]]:
+    """Single events, and every instance of the ``fresh`` series overlapping the window.
 
     Only series (UIDs with RRULE, RDATE or RECURRENCE-ID) go through recurring-ical-events: a
     single event is its one instance, and expanding a 10,000-event feed of mostly single events
@@ -253,18 +167,15 @@ def _occurrences(
     are expanded in one ``between`` call: ``_check_work`` has already refused any rule whose
     expansion up to the window's end exceeds the work limit, so ``FREQ=SECONDLY`` never reaches
     the library. (Iterating ``after()`` lazily instead re-expands every series once per growing
-    window: 4.8 s of a 5 s first sync of a 2,000-event feed.)
+    window: 4.8 s of a 5 s first sync of a 2,000-event feed.) ``reused_count`` instances of
+    series not expanded again count towards the calendar's cap as if they were.
     """
     singles = [e for e in cal.walk("VEVENT") if str(e["UID"]) not in series]
-    if len(singles) > limits.total:
+    if len(singles) + reused_count > limits.total:
         raise _too_many(f"more than {limits.total} events", limit=limits.total)
-    _check_work(cal, series, zone, window_end, limits)
+    _check_work(cal, fresh, zone, window[1], limits)
     try:
-        expanded = (
-            recurring_ical_events.of(_only(cal, series)).between(window_start, window_end)
-            if series
-            else []
-        )
+        expanded = recurring_ical_events.of(_only(cal, fresh)).between(*window) if fresh else []
     except (ValueError, TypeError) as exc:  # InvalidCalendar and bad rules are ValueErrors
         raise malformed("A recurring event could not be expanded.", reason=str(exc)[:200]) from None
     occurrences: list[Any] = []
@@ -274,15 +185,75 @@ def _occurrences(
         per_series[uid] = per_series.get(uid, 0) + 1
         if per_series[uid] > limits.per_series:
             raise _too_many(
-                f"a recurring event has more than {limits.per_series} instances"
-                " within the horizon",
+                f"a recurring event has more than {limits.per_series} instances within the horizon",
                 limit=limits.per_series,
                 uid=uid[:200],
             )
         occurrences.append(occ)
-        if len(singles) + len(occurrences) > limits.total:
+        if len(singles) + reused_count + len(occurrences) > limits.total:
             raise _too_many(f"more than {limits.total} busy instances", limit=limits.total)
-    return singles + occurrences
+    return singles, occurrences
+
+
+def _busy(occ: Any, zone: ZoneInfo, in_series: bool) -> BusyInstance | None:
+    """The instance as busy time; None for transparent, cancelled and zero-length ones."""
+    if str(occ.get("STATUS", "")).upper() == "CANCELLED":
+        return None
+    if str(occ.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
+        return None
+    raw_start = occ["DTSTART"].dt
+    start, end = _instant(raw_start, zone), _instant(_end(occ, raw_start), zone)
+    if end <= start:
+        return None  # a point in time blocks nothing
+    rid = recurrence_key(occ["RECURRENCE-ID"].dt, zone) if in_series else ""
+    return BusyInstance(str(occ["UID"]), rid, start, end)
+
+
+def expand_calendar(
+    cal: icalendar.Calendar,
+    zone: ZoneInfo,
+    window_start: datetime,
+    window_end: datetime,
+    limits: Limits = Limits(),
+    known: Mapping[str, SeriesExpansion] | None = None,
+) -> Expansion:
+    """Busy time of the calendar over the window, grouped by series.
+
+    ``known`` holds earlier expansions by UID: a series whose digest is unchanged is taken
+    from there instead of being expanded again. The caller passes only expansions whose
+    window still covers this one (``worker.calendar.sync`` drops them all when the horizon
+    has moved on by a re-expansion period).
+    """
+    known = known or {}
+    series = _series_uids(cal)
+    context = f"{zone.key}|{limits.per_series}|{limits.work_factor}"
+    digests = series_digests(cal, series, context) if series else {}
+    reused = {u: known[u] for u in series if u in known and known[u].digest == digests[u]}
+    fresh = series - reused.keys()
+    singles, occurrences = _occurrences(
+        cal, series, fresh, (window_start, window_end), zone, limits,
+        sum(r.occurrences for r in reused.values()),
+    )  # fmt: skip
+    single_busy: dict[str, BusyInstance] = {}  # a UID given twice: its first busy event counts
+    for occ in singles:
+        b = _busy(occ, zone, in_series=False)
+        # The library filtered series by the window; singles are filtered here.
+        if b is not None and b.ends_at > window_start and b.starts_at < window_end:
+            single_busy.setdefault(b.uid, b)
+    counts = dict.fromkeys(fresh, 0)
+    found: dict[str, dict[str, BusyInstance]] = {uid: {} for uid in fresh}
+    for occ in occurrences:
+        uid = str(occ["UID"])
+        counts[uid] += 1
+        b = _busy(occ, zone, in_series=True)
+        if b is not None:
+            found[uid].setdefault(b.recurrence_id, b)
+    expansions: dict[str, SeriesExpansion] = dict(reused)
+    for uid in fresh:
+        expansions[uid] = SeriesExpansion(digests[uid], counts[uid], tuple(found[uid].values()))
+    return Expansion(
+        tuple(single_busy.values()), expansions, frozenset(reused), (window_start, window_end)
+    )
 
 
 def busy_instances(
@@ -294,25 +265,7 @@ def busy_instances(
     limits: Limits = Limits(),
 ) -> list[BusyInstance]:
     """Busy instances overlapping the window; transparent and cancelled events are not busy."""
-    series = _series_uids(cal)
-    found: dict[tuple[str, str], BusyInstance] = {}
-    for occ in _occurrences(cal, series, window_start, window_end, zone, limits):
-        uid = str(occ["UID"])
-        if uid in skip_uids:
-            continue
-        if str(occ.get("STATUS", "")).upper() == "CANCELLED":
-            continue
-        if str(occ.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
-            continue
-        raw_start = occ["DTSTART"].dt
-        start, end = _instant(raw_start, zone), _instant(_end(occ, raw_start), zone)
-        if end <= start:
-            continue  # a point in time blocks nothing
-        if uid not in series and (end <= window_start or start >= window_end):
-            continue  # the library filtered series by the window; singles are filtered here
-        rid = recurrence_key(occ["RECURRENCE-ID"].dt, zone) if uid in series else ""
-        found.setdefault((uid, rid), BusyInstance(uid, rid, start, end))
-    return sorted(found.values(), key=lambda b: (b.starts_at, b.uid, b.recurrence_id))
+    return expand_calendar(cal, zone, window_start, window_end, limits).busy(skip_uids)
 
 
 def conflicts(
