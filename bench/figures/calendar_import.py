@@ -1,6 +1,7 @@
 """schedq's own ICS import, timed: the feed served over HTTP from 127.0.0.1 with an ETag, one
-first sync and one unchanged re-sync, both through the real ``sync_calendar`` service in one
-transaction each (what a worker runs, without the broker in the way)."""
+first sync, one unchanged re-sync and one re-sync of a changed feed (one event moved, every
+DTSTAMP renewed, as many servers do on each request), each through the real ``sync_calendar``
+service in one transaction (what a worker runs, without the broker in the way)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from shared.calendar_settings import reset_calendar_settings_cache
@@ -30,16 +32,34 @@ class ImportTimes:
     resync: float
     resync_requests: int
     rows: int
+    changed: float  # re-sync after one event moved and every DTSTAMP was renewed
+    reused: int  # series the changed re-sync took from the first sync instead of expanding
+    expanded: int  # series the changed re-sync expanded
+
+
+def changed_feed(data: bytes) -> bytes:
+    """The same feed as served a day later: the first event moved by an hour, every DTSTAMP
+    renewed."""
+    text = data.decode()
+    stamp = text.split("DTSTAMP:", 1)[1].split("\r\n", 1)[0]
+    text = text.replace(f"DTSTAMP:{stamp}", "DTSTAMP:20261231T235959Z")
+    for prop in ("DTSTART:", "DTEND:"):  # the feed's first event is a single one
+        value = text.split(prop, 1)[1].split("\r\n", 1)[0]
+        later = datetime.strptime(value, "%Y%m%dT%H%M%SZ") + timedelta(hours=1)
+        text = text.replace(prop + value, prop + later.strftime("%Y%m%dT%H%M%SZ"), 1)
+    return text.encode()
 
 
 @contextmanager
-def _serve(data: bytes) -> Iterator[tuple[str, list[int]]]:
-    etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+def _serve(body: list[bytes]) -> Iterator[tuple[str, list[int]]]:
+    """Serve ``body[0]`` (the caller may replace it) with an ETag of its content."""
     hits: list[int] = []
 
     class Feed(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             hits.append(1)
+            data = body[0]
+            etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
             if self.headers.get("If-None-Match") == etag:
                 self.send_response(304)
                 self.send_header("ETag", etag)
@@ -89,7 +109,8 @@ def time_import(data: bytes, horizon_days: int) -> ImportTimes:
     with UnitOfWork() as uow:
         uow.session.add(Doctor(id=doctor, time_zone="UTC"))
         uow.commit()
-    with _serve(data) as (url, hits):
+    served = [data]
+    with _serve(served) as (url, hits):
         link = _run("link_calendar", {"doctor_id": doctor, "kind": "ics", "url": url})
         sync = {"doctor_id": doctor, "link_id": link["link_id"]}
         t0 = time.perf_counter()
@@ -98,7 +119,19 @@ def time_import(data: bytes, horizon_days: int) -> ImportTimes:
         before = len(hits)
         second = _run("sync_calendar", sync)
         t2 = time.perf_counter()
+        resync_requests = len(hits) - before
+        served[0] = changed_feed(data)
+        t3 = time.perf_counter()
+        third = _run("sync_calendar", sync)
+        t4 = time.perf_counter()
     changes = first.get("changes")
     rows = int(changes.get("inserted", 0)) if isinstance(changes, dict) else 0
     assert second.get("fetched") == "not_modified", second
-    return ImportTimes(t1 - t0, t2 - t1, len(hits) - before, rows)
+    assert third.get("fetched") == "changed" and third.get("changes") == {
+        "inserted": 0, "updated": 1, "deleted": 0,
+    }, third  # fmt: skip
+    series = third["series"]
+    assert isinstance(series, dict)
+    return ImportTimes(
+        t1 - t0, t2 - t1, resync_requests, rows, t4 - t3, series["reused"], series["expanded"]
+    )

@@ -1,5 +1,6 @@
-"""Figure 6, memory: worker RSS per process after N jobs against a bare Celery no-op worker's,
-and RSS of one long-lived schedq worker across an endurance run.
+"""Figure 6, memory: worker RSS per process after N jobs against a Celery no-op worker's (with
+schedq's hardened configuration, and with Celery's defaults), and RSS of one long-lived schedq
+worker across an endurance run.
 
 Per-process RSS comes from figure 1's nodes (read just before each node stops, after it drained
 N jobs) when figure 1 ran in this invocation, otherwise from fresh drains. The endurance run is
@@ -23,8 +24,8 @@ CHUNKS = 10
 def _per_process(ctx: Context) -> dict[str, list[dict[str, list[int]]]]:
     known = ctx.shared.get("throughput")
     if known:
-        return {s: known["rss_kib"][s] for s in ("schedq", "noop")}
-    out: dict[str, list[dict[str, list[int]]]] = {"schedq": [], "noop": []}
+        return {s: known["rss_kib"][s] for s in ("schedq", "noop", "default")}
+    out: dict[str, list[dict[str, list[int]]]] = {"schedq": [], "noop": [], "default": []}
     for i in range(ctx.runs):
         for system in out:
             tag = f"mem{i}-{system}-{ctx.env.run_id}"
@@ -70,6 +71,15 @@ def run(ctx: Context) -> Figure:
             "Celery no-op child",
             child["noop"],
             ("<=", 1.2),
+        )
+    )
+    fig.rows.append(
+        Row.compare(
+            "same, against Celery as shipped",
+            "MiB",
+            child["schedq"],
+            "Celery default no-op child",
+            child["default"],
         )
     )
     fig.rows.append(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -21,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
@@ -104,6 +105,33 @@ class ExternalBusy(Base):
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         Index("ix_external_busy_link_range", "link_id", "starts_at", "ends_at"),
         Index("ix_external_busy_link_href", "link_id", "source_href"),
+    )
+
+
+class ExpandedSeries(Base):
+    """A feed's recurring series as last expanded, under the hash of what produced it.
+
+    A later sync of a changed feed reuses the instances of every series whose hash is the
+    same, instead of expanding it again (``shared.domain.ical_series``). Holds nothing that
+    ``external_busy`` does not: UIDs and times.
+    """
+
+    __tablename__ = "expanded_series"
+
+    link_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("calendar_links.id", ondelete="CASCADE"), primary_key=True
+    )
+    uid: Mapped[str] = mapped_column(Text, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    # Instances the library produced, cancelled and transparent ones included (the cap counts
+    # them); ``instances`` holds the busy ones as [recurrence_id, starts_at, ends_at].
+    occurrences: Mapped[int] = mapped_column(Integer)
+    instances: Mapped[list[Any]] = mapped_column(JSONB)
+
+    __table_args__ = (
+        CheckConstraint("digest ~ '^[0-9a-f]{64}$'", name="digest_shape"),
+        CheckConstraint("occurrences >= 0", name="occurrences_not_negative"),
+        CheckConstraint("jsonb_typeof(instances) = 'array'", name="instances_array"),
     )
 
 

@@ -1,7 +1,7 @@
 """Import every table module so ``Base.metadata`` is complete (Alembic and tests use this)."""
 
 from shared.db.base import Base
-from shared.db.calendar import CalendarLink, ExportedEvent, ExternalBusy
+from shared.db.calendar import CalendarLink, ExpandedSeries, ExportedEvent, ExternalBusy
 from shared.db.clients import ApiClient
 from shared.db.domain import DoctorHolidayCalendar, HolidayCalendar, HolidayDate, ScheduleClosure
 from shared.db.jobs import AuditEntry, Job
@@ -17,6 +17,7 @@ __all__ = [
     "DeadLetter",
     "Doctor",
     "DoctorHolidayCalendar",
+    "ExpandedSeries",
     "ExportedEvent",
     "ExternalBusy",
     "HolidayCalendar",

@@ -16,6 +16,7 @@ A provider may be slow, hostile or down, so it never holds the doctor:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,10 +31,11 @@ from shared.db.calendar import CalendarLink
 from shared.db.schedule import Doctor
 from shared.db.uow import UnitOfWork
 from shared.domain.calendar_payloads import LinkRef
-from shared.domain.ical_busy import Limits, busy_instances, parse_calendar
+from shared.domain.ical_busy import Limits, busy_instances, expand_calendar, parse_calendar
+from shared.domain.ical_series import Expansion, SeriesExpansion
 from shared.errors import SchedqError, error
 from shared.ledger import delivery as ledger_ops
-from worker.calendar import busy_store, caldav_client, ics_feed
+from worker.calendar import busy_store, caldav_client, ics_feed, series_store
 from worker.calendar import metrics as calendar_metrics
 from worker.calendar.links import load_link
 from worker.pipeline.context import Applied, CalendarEvents, JobContext, settled
@@ -67,6 +69,7 @@ class Computed:
     outcome: dict[str, Any] | None = None
     # False: write ``store`` only if busy time changed (an incremental sync with the same token).
     store_always: bool = True
+    series: Expansion | None = None  # a feed's series expansions, kept for the next sync
 
 
 def _window(settings: CalendarSettings) -> tuple[datetime, datetime]:
@@ -104,7 +107,10 @@ def sync_calendar(uow: UnitOfWork, ctx: JobContext, ref: LinkRef) -> Applied:
     skip = busy_store.exported_uids(uow, link.id)
     uow.session.expunge(link)
     try:
-        computed = (_fetch_feed if view.kind == "ics" else _fetch_caldav)(view, zone, skip)
+        if view.kind == "ics":
+            computed = _fetch_feed(view, zone, skip, lambda: series_store.load(uow, view.id))
+        else:
+            computed = _fetch_caldav(view, zone, skip)
     except SchedqError as exc:
         if exc.code == "ICS_TOO_MANY_INSTANCES":
             calendar_metrics.BUSY_LIMITED.inc()
@@ -131,6 +137,8 @@ def _apply(
         )  # fmt: skip
     if computed.store and (computed.store_always or changes.total):
         _store(uow, view.id, **computed.store)
+    if computed.series is not None:
+        series_store.save(uow, view.id, computed.series)
     outcome.update(computed.outcome or {}, changes=changes.as_dict())
     if changes.total:
         # Availability caches are keyed by the schedule version: busy time changed, so bump it.
@@ -155,9 +163,7 @@ def _apply(
     outcome["strategy"] = "report"
     events = CalendarEvents(imported=changes.inserted + changes.updated, deleted=changes.deleted)
     outcome["events_synced"] = {"import": events.imported, "delete": events.deleted}
-    arisen = (
-        busy_store.new_conflicts(uow, view.id, view.doctor_id, changes.arrived) if total else 0
-    )
+    arisen = busy_store.new_conflicts(uow, view.id, view.doctor_id, changes.arrived) if total else 0
     return Applied(outcome, conflicts=settled(arisen, "report"), events=events)
 
 
@@ -168,7 +174,12 @@ def _stale(link: LinkView, window_end: datetime, settings: CalendarSettings) -> 
     return window_end - link.expanded_until >= timedelta(hours=settings.reexpand_hours)
 
 
-def _fetch_feed(link: LinkView, zone: ZoneInfo, skip: frozenset[str]) -> Computed:
+def _fetch_feed(
+    link: LinkView,
+    zone: ZoneInfo,
+    skip: frozenset[str],
+    load_known: Callable[[], dict[str, SeriesExpansion]],
+) -> Computed:
     settings = get_calendar_settings()
     start, end = _window(settings)
     stale = _stale(link, end, settings)
@@ -182,20 +193,31 @@ def _fetch_feed(link: LinkView, zone: ZoneInfo, skip: frozenset[str]) -> Compute
         changed = validators != {"etag": link.etag, "last_modified": link.last_modified}
         store = validators if changed else None
         return Computed(None, store=store, outcome={"fetched": "unchanged"})
-    instances = busy_instances(
-        parse_calendar(feed.body), zone, start, end, skip, limits=_limits(settings)
+    cal = parse_calendar(feed.body)
+    # Series whose content is unchanged keep their earlier expansion, unless the horizon moved
+    # on (stale): then every series is expanded again over the new window.
+    expansion = expand_calendar(
+        cal, zone, start, end, _limits(settings), known=None if stale else load_known()
     )
+    instances = expansion.busy(skip)
     fetched = "changed" if feed.content_hash != link.content_hash else "reexpanded"
     columns = {
         "content_hash": feed.content_hash,
-        "expanded_until": end,
+        # A reused series was expanded up to the earlier window's end: the horizon counts from
+        # there, so the next re-expansion of every series is not put off by changed feeds.
+        "expanded_until": link.expanded_until if expansion.reused else end,
         "last_sync_at": func.now(),
         **validators,
     }
     return Computed(
         busy_store.desired_rows(instances, None),
         store=columns,
-        outcome={"fetched": fetched, "instances": len(instances)},
+        outcome={
+            "fetched": fetched,
+            "instances": len(instances),
+            "series": {"expanded": len(expansion.fresh), "reused": len(expansion.reused)},
+        },
+        series=expansion,
     )
 
 
