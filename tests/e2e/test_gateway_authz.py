@@ -161,10 +161,28 @@ MATRIX: list[tuple[str, Call, bool, Expected]] = [
 ]  # fmt: skip
 
 
+# Audit rows the gateway itself writes for a request. The worker also audits under the
+# submitter's name when it applies a job another case of the matrix got accepted, at a moment
+# of its own: counting those made a refusal look like a write now and then.
+GATEWAY_AUDIT_SQL = """
+SELECT count(*) FROM audit_log
+ WHERE actor = :actor AND entity IN ('job', 'dead_letter', 'api_client')
+"""
+
+
+def _gateway_audit_rows(actor: str) -> int:
+    from sqlalchemy import text
+
+    from shared.db.uow import UnitOfWork
+
+    with UnitOfWork() as uow:
+        return int(uow.session.execute(text(GATEWAY_AUDIT_SQL), {"actor": actor}).scalar_one())
+
+
 def _written(w: World, user: ApiUser) -> tuple[int, int, int]:
     return (
         count_rows("jobs", "payload->>'doctor_id'", f"-{w.uid}"),
-        count_rows("audit_log", "actor", user.name),
+        _gateway_audit_rows(user.name),
         count_rows("dead_letters", "replayed_as", "-"),
     )
 
